@@ -1,0 +1,6 @@
+// Command lxcplan declares, plans and applies app containers on Proxmox VE.
+package main
+
+import "os"
+
+func main() { os.Exit(run(os.Args, os.Stdin, os.Stdout, os.Stderr)) }
