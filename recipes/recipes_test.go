@@ -301,15 +301,12 @@ func checkStep(t *testing.T, dir, kind string, body any) {
 			}
 		}
 	case "run":
+		var script string
 		switch b := body.(type) {
 		case string:
-			if strings.TrimSpace(b) == "" {
-				t.Errorf("empty run script")
-			}
+			script = b
 		case map[string]any:
-			if s, _ := asString(b["script"]); strings.TrimSpace(s) == "" {
-				t.Errorf("run step without script")
-			}
+			script, _ = asString(b["script"])
 			if v, ok := b["timeout"]; ok {
 				if s, _ := asString(v); !durRe.MatchString(s) {
 					t.Errorf("run timeout %v", v)
@@ -317,6 +314,12 @@ func checkStep(t *testing.T, dir, kind string, body any) {
 			}
 		default:
 			t.Errorf("run step is %T", body)
+		}
+		// A script of several commands must stop at the first failure.
+		if strings.TrimSpace(script) == "" {
+			t.Errorf("run step without script")
+		} else if strings.Count(strings.TrimSpace(script), "\n") > 0 && !strings.HasPrefix(script, "set -e\n") {
+			t.Errorf("multi-line run script does not start with \"set -e\": %.40q", script)
 		}
 	case "service":
 		s := asMap(body)

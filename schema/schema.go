@@ -35,6 +35,7 @@ type Kind string
 const (
 	Recipe Kind = "recipe"
 	Stack  Kind = "stack"
+	Plan   Kind = "plan"
 )
 
 //go:embed *.schema.json
@@ -48,7 +49,10 @@ type entry struct {
 	once  sync.Once
 	sch   *jsonschema.Schema
 	index *index
-	err   error
+	// fast is whether the allocation-free checker (fast.go) understands
+	// every keyword of this schema.
+	fast bool
+	err  error
 }
 
 // registry lists every kind. Adding a kind (the plan schema) means adding a
@@ -56,6 +60,7 @@ type entry struct {
 var registry = map[Kind]*entry{
 	Recipe: {file: "recipe.schema.json"},
 	Stack:  {file: "stack.schema.json"},
+	Plan:   {file: "plan.schema.json"},
 }
 
 // Kinds lists the kinds Text knows, sorted.
@@ -110,6 +115,7 @@ func compiled(k Kind) (*entry, error) {
 		}
 		e.sch = sch
 		e.index = newIndex(sch)
+		e.fast = fastSupported(sch)
 	})
 	return e, e.err
 }

@@ -45,8 +45,19 @@ func Validate(k Kind, doc any) (vs []Violation) {
 	if err != nil {
 		return []Violation{{Path: []string{}, Keyword: "schema", Message: err.Error()}}
 	}
+	// A valid document in plain values, the common case, needs neither the
+	// normalising copy nor the library (see fast.go).
+	plain := normal(doc, true)
+	if e.fast && plain && check(e.sch, doc, 0) == valid {
+		return []Violation{}
+	}
 	n := normalizer{}
-	v := n.value(doc, nil)
+	v := doc
+	if !plain || !normal(doc, false) {
+		// Only a document the normalizer would change needs its copy;
+		// neither the library nor the collector modifies v.
+		v = n.value(doc, nil)
+	}
 	c := collector{ix: e.index, doc: v}
 	if err := e.sch.Validate(v); err != nil {
 		var ve *jsonschema.ValidationError

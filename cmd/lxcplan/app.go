@@ -74,6 +74,10 @@ func newApp(in io.Reader, out, errOut io.Writer) (*cli.App, *env) {
 			graphCommand(e),
 			recipesCommand(e),
 			hostsCommand(e),
+			applyCommand(e),
+			planCommand(e),
+			diffCommand(e),
+			inventoryCommand(e),
 		},
 	}
 	setUsageHandlers(app.Commands)

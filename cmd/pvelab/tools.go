@@ -33,5 +33,8 @@ func runTool(ctx context.Context, tool string, args []string, stdin io.Reader, s
 		fmt.Fprintf(stderr, "%s: %v\n", tool, err)
 		return 255
 	}
+	// The simulator cannot import lxcrt; pct migrate --restart needs the
+	// target node's runtime to start the CT there.
+	n.Cluster().RuntimeFor = func(node string) pvesim.Runtime { return lxcrt.New(l, node) }
 	return pvesim.RunTool(ctx, n, tool, args, stdin, stdout, stderr)
 }

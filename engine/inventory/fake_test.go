@@ -2,10 +2,8 @@ package inventory
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 	"time"
@@ -200,42 +198,8 @@ func jsonLine(v any) []byte {
 	return append(b, '\n')
 }
 
-// formatDump prints files as dumpScript does on a real node: in glob order
-// (lxc files first, then qemu-server, each sorted by path), base64 wrapped at
-// 76 columns like coreutils.
-func formatDump(files []dumpFile) []byte {
-	path := func(f dumpFile) string {
-		dir := "lxc"
-		if f.Kind == kindQemu {
-			dir = "qemu-server"
-		}
-		return fmt.Sprintf("%s/%s/%d.conf", f.Node, dir, f.VMID)
-	}
-	sorted := append([]dumpFile(nil), files...)
-	sort.SliceStable(sorted, func(i, j int) bool {
-		if sorted[i].Kind != sorted[j].Kind {
-			return sorted[i].Kind == kindLXC
-		}
-		return path(sorted[i]) < path(sorted[j])
-	})
-	var b strings.Builder
-	for _, f := range sorted {
-		fmt.Fprintf(&b, "@@ file %s\n", path(f))
-		enc := base64.StdEncoding.EncodeToString(f.Data)
-		for len(enc) > 76 {
-			b.WriteString(enc[:76])
-			b.WriteByte('\n')
-			enc = enc[76:]
-		}
-		if enc != "" {
-			b.WriteString(enc)
-			b.WriteByte('\n')
-		}
-		b.WriteString("@@ end\n")
-	}
-	b.WriteString("@@ done\n")
-	return []byte(b.String())
-}
+// formatDump prints files as the dump script does on a real node.
+func formatDump(files []dumpFile) []byte { return pve.FormatConfigDump(files) }
 
 // ctConfig is a typical config written by PVE for container vmid.
 func ctConfig(vmid int, hostname, ip string) string {

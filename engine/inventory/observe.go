@@ -28,7 +28,9 @@ type HostTarget struct {
 
 // Options tune Observe.
 type Options struct {
-	// Parallelism bounds how many hosts are observed at once; 0 means all.
+	// Parallelism bounds how many hosts (and, once hosts are identified,
+	// clusters) are read at once; 0 means no bound. Each host also runs up to
+	// three commands at once, well under the transport's per-host limit.
 	Parallelism int
 }
 

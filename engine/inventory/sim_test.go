@@ -23,53 +23,6 @@ import (
 	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
 )
 
-// simHandler is pvesim's SSH adapter for one node, plus the two commands
-// pvesim's host shell does not run yet: the config-dump loop (pvesim has no
-// `for`, printf or base64) and `ip -o link show type bridge`. Both answers
-// come from the simulated cluster itself (its /etc/pve directory and its
-// bridge list), so they stay consistent with everything pvesim does.
-type simHandler struct {
-	c    *pvesim.Cluster
-	next *pvesim.SSHHandler
-}
-
-var (
-	dumpCmdline    = transport.Quote(DumpConfigsArgv())
-	bridgesCmdline = transport.Quote(bridgesArgv)
-)
-
-func (h simHandler) Exec(ctx context.Context, cmdline string, stdin io.Reader, stdout, stderr io.Writer) int {
-	switch cmdline {
-	case dumpCmdline:
-		var files []dumpFile
-		for _, kind := range []guestKind{kindLXC, kindQemu} {
-			dir := "lxc"
-			if kind == kindQemu {
-				dir = "qemu-server"
-			}
-			paths, _ := filepath.Glob(filepath.Join(h.c.Dir, "nodes", "*", dir, "*.conf"))
-			for _, p := range paths {
-				data, err := os.ReadFile(p)
-				if err != nil {
-					fmt.Fprintf(stderr, "base64: %s: %v\n", p, err)
-					continue
-				}
-				vmid, _ := strconv.Atoi(strings.TrimSuffix(filepath.Base(p), ".conf"))
-				node := filepath.Base(filepath.Dir(filepath.Dir(p)))
-				files = append(files, dumpFile{Node: node, Kind: kind, VMID: vmid, Data: data})
-			}
-		}
-		stdout.Write(formatDump(files))
-		return 0
-	case bridgesCmdline:
-		for i, br := range h.c.Bridges {
-			fmt.Fprintf(stdout, "%d: %s: <BROADCAST,MULTICAST,UP,LOWER_UP> mtu 1500 qdisc noqueue state UP\n", i+3, br)
-		}
-		return 0
-	}
-	return h.next.Exec(ctx, cmdline, stdin, stdout, stderr)
-}
-
 // handlerRunner runs commands straight through a handler, without SSH (tier 1).
 type handlerRunner struct {
 	host string
@@ -112,12 +65,14 @@ func newSim(tb testing.TB, nodes []string, n int) *pvesim.Cluster {
 	return c
 }
 
-func simHandlerFor(tb testing.TB, c *pvesim.Cluster, node string) simHandler {
+// simHandlerFor is the SSH adapter of one pvesim node: it answers the
+// config dump and `ip -o link show type bridge` itself.
+func simHandlerFor(tb testing.TB, c *pvesim.Cluster, node string) *pvesim.SSHHandler {
 	n, ok := c.Node(node)
 	if !ok {
 		tb.Fatalf("no node %s", node)
 	}
-	return simHandler{c: c, next: n.Handler()}
+	return n.Handler()
 }
 
 func TestObservePvesim(t *testing.T) {
@@ -401,3 +356,27 @@ func benchFake(b *testing.B, naive bool) {
 
 func BenchmarkObserveFake1msLatency(b *testing.B)      { benchFake(b, false) }
 func BenchmarkObserveNaiveFake1msLatency(b *testing.B) { benchFake(b, true) }
+
+// TestObservePvesimFault: pvesim's fault injection fails the first guest
+// list; the observer reads the cluster through the next host instead.
+func TestObservePvesimFault(t *testing.T) {
+	c := newSim(t, []string{"pve1", "pve2"}, 4)
+	if err := c.FailOn("pvesh", "cluster/resources", 1, "ipcc_send_rec[1] failed: Connection refused\n", 255); err != nil {
+		t.Fatal(err)
+	}
+	targets := []HostTarget{
+		{Key: "a", Runner: handlerRunner{"a", simHandlerFor(t, c, "pve1")}},
+		{Key: "b", Runner: handlerRunner{"b", simHandlerFor(t, c, "pve2")}},
+	}
+	s, ds := Observe(context.Background(), targets, Options{})
+	if len(ds) != 0 || s.Clusters[0].Error != "" || len(s.Clusters[0].Containers) != 4 {
+		t.Fatalf("fallback: %v %+v", ds, s.Clusters[0])
+	}
+	var ran []string
+	for _, e := range c.Commands() {
+		ran = append(ran, fmt.Sprint(e))
+	}
+	if n := strings.Count(strings.Join(ran, "\n"), "cluster/resources"); n != 2 {
+		t.Errorf("guest list ran %d times, want 2 (one failure, one fallback):\n%s", n, strings.Join(ran, "\n"))
+	}
+}

@@ -92,10 +92,6 @@ func (h *fakeHost) Run(ctx context.Context, c transport.Command) (transport.Resu
 			return exitErr(a, 1, "rmdir: failed to remove '"+a[1]+"': No such file or directory\n")
 		}
 		delete(h.dirs, a[1])
-	case a[0] == "touch" && len(a) == 3 && a[1] == "-c":
-		if _, ok := h.dirs[a[2]]; ok {
-			h.dirs[a[2]] = now
-		}
 	case a[0] == "cat" && len(a) == 2:
 		b, ok := h.files[a[1]]
 		if !ok {
@@ -127,6 +123,16 @@ func (h *fakeHost) script(argv []string, s string, args []string, stdin []byte, 
 		fmt.Fprintf(&out, "%d %d\n", m.Unix(), now.Unix())
 		out.Write(h.files[args[1]])
 		return transport.Result{Stdout: out.Bytes()}, nil
+	case refreshScript:
+		if _, ok := h.dirs[args[0]]; !ok {
+			return exitErr(argv, 3, "")
+		}
+		h.dirs[args[0]] = now
+		b, ok := h.files[args[1]]
+		if !ok {
+			return exitErr(argv, 3, "")
+		}
+		return transport.Result{Stdout: slices.Clone(b)}, nil
 	case stealScript:
 		m, ok := h.dirs[args[0]]
 		if !ok {

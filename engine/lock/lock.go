@@ -16,9 +16,9 @@
 // truncating writes.
 //
 // While a run lasts, a goroutine refreshes the lock every 30 s by setting the
-// directory's mtime to now (touch -c, which on pmxcfs is a "lock update
-// request"), well within pmxcfs' 120 s expiry, and checks that the holder
-// file still carries its token. A refresh that fails three times in a row, or
+// directory's mtime to the host's current time (utime, which on pmxcfs is a
+// "lock update request"), well within pmxcfs' 120 s expiry, and checks that
+// the holder file still carries its token. A refresh that fails three times in a row, or
 // a holder file that names someone else, closes [Lock.Lost]: the run must
 // stop, because another run may already own the stack.
 //
@@ -159,8 +159,9 @@ type Options struct {
 	Refresh time.Duration
 	// Poll is the longest wait between attempts (0: [DefaultPoll]).
 	Poll time.Duration
-	// Holder is written to the holder file; see [CurrentHolder]. An empty
-	// Token is filled with a random one, a zero Start with Now().
+	// Holder is written to the holder file; see [CurrentHolder], which is
+	// also used when User, Host and PID are all empty. An empty Token is
+	// filled with a random one, a zero Start with Now().
 	Holder Holder
 	// OnWait, if set, is called once when the lock is found held and Acquire
 	// starts waiting (holder nil when unknown), so the caller can say why
@@ -257,6 +258,9 @@ func Acquire(ctx context.Context, r transport.Runner, stack string, opts Options
 		return nil, fmt.Errorf("take lock: %w", err)
 	}
 	h := o.Holder
+	if h.User == "" && h.Host == "" && h.PID == 0 {
+		h = CurrentHolder(h.Version, h.Command)
+	}
 	if h.Token == "" {
 		h.Token = newToken()
 	}
@@ -371,18 +375,41 @@ func (l *Lock) refreshLoop(ctx context.Context) {
 	}
 }
 
-// refresh sets the lock directory's mtime to now (a pmxcfs lock update
-// request) and checks that the holder file still carries our token.
+// refreshScript sets lock directory $1's mtime to the host's "now" and
+// prints holder file $2; exit 3 when either is gone. The time is given
+// explicitly, as PVE's own lock holders do (utime(0, time(), dir)): a bare
+// touch asks for UTIME_NOW, which a FUSE filesystem may see as time 0 —
+// pmxcfs' unlock request. -c: a removed lock must stay removed.
+const refreshScript = `test -d "$1" || exit 3
+touch -c -d "@$(date +%s)" -- "$1" || exit 1
+cat -- "$2" 2>/dev/null || exit 3`
+
+// refresh is a pmxcfs lock update request plus a check that the holder file
+// still carries our token.
 func (l *Lock) refresh(ctx context.Context) error {
 	cctx, cancel := context.WithTimeout(ctx, commandTimeout)
 	defer cancel()
-	// touch -c never creates: a removed lock must stay removed.
-	_, terr := l.r.Run(cctx, transport.Command{Argv: []string{"touch", "-c", l.p.dir}})
-	if err := l.checkToken(cctx); err != nil {
-		return err
+	res, err := l.r.Run(cctx, transport.Command{
+		// A constant script; the paths come in as positional parameters.
+		Argv: []string{"sh", "-c", refreshScript, "sh", l.p.dir, l.p.holder},
+	})
+	var ee *transport.ExitError
+	if errors.As(err, &ee) && ee.Code == 3 {
+		return fmt.Errorf("%w: stack %q: the lock was removed (e.g. by 'lxcplan unlock')", ErrLost, l.stack)
 	}
-	if terr != nil {
-		return fmt.Errorf("refresh lock of stack %q: %w", l.stack, terr)
+	if err != nil {
+		return fmt.Errorf("refresh lock of stack %q: %w", l.stack, err)
+	}
+	return l.sameToken(res.Stdout)
+}
+
+func (l *Lock) sameToken(holderFile []byte) error {
+	h, ok := decodeHolder(holderFile)
+	if !ok {
+		return fmt.Errorf("%w: stack %q: holder file %s is unreadable", ErrLost, l.stack, l.p.holder)
+	}
+	if h.Token != l.holder.Token {
+		return fmt.Errorf("%w: stack %q is now held by %s", ErrLost, l.stack, h)
 	}
 	return nil
 }
@@ -397,14 +424,7 @@ func (l *Lock) checkToken(ctx context.Context) error {
 		}
 		return fmt.Errorf("read holder of stack %q: %w", l.stack, err)
 	}
-	h, ok := decodeHolder(res.Stdout)
-	if !ok {
-		return fmt.Errorf("%w: stack %q: holder file %s is unreadable", ErrLost, l.stack, l.p.holder)
-	}
-	if h.Token != l.holder.Token {
-		return fmt.Errorf("%w: stack %q is now held by %s", ErrLost, l.stack, h)
-	}
-	return nil
+	return l.sameToken(res.Stdout)
 }
 
 // Release stops the refresh loop and removes the lock. It runs even when ctx

@@ -98,7 +98,7 @@ func TestAcquireRelease(t *testing.T) {
 
 // summarize shows commands with the constant scripts abbreviated.
 func summarize(cmds [][]string) []string {
-	names := map[string]string{writeHolderScript: "WRITE", inspectScript: "INSPECT", stealScript: "STEAL"}
+	names := map[string]string{writeHolderScript: "WRITE", inspectScript: "INSPECT", stealScript: "STEAL", refreshScript: "REFRESH"}
 	var out []string
 	for _, c := range cmds {
 		w := make([]string, len(c))
@@ -356,7 +356,7 @@ func TestTransientRefreshFailureRecovers(t *testing.T) {
 	fails := 2
 	h.mu.Lock()
 	h.fail = func(argv []string) error {
-		if argv[0] == "touch" && fails > 0 {
+		if len(argv) > 2 && argv[2] == refreshScript && fails > 0 {
 			fails--
 			return transport.ErrUnreachable
 		}
@@ -528,4 +528,30 @@ func FuzzDecodeHolder(f *testing.F) {
 			_ = h.String()
 		}
 	})
+}
+
+func TestWaitCancelled(t *testing.T) {
+	h := newFakeHost()
+	if _, err := Acquire(context.Background(), h, "media", Options{Holder: testHolder(1), Sleep: newStepSleeper().Sleep}); err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	_, err := Acquire(ctx, h, "media", Options{Holder: testHolder(2), Sleep: func(ctx context.Context, d time.Duration) error {
+		cancel()
+		return ctx.Err()
+	}})
+	if !errors.Is(err, context.Canceled) || errors.Is(err, ErrLocked) {
+		t.Errorf("err = %v", err)
+	}
+}
+
+func TestDefaultHolder(t *testing.T) {
+	h := newFakeHost()
+	l, err := Acquire(context.Background(), h, "media", Options{Holder: Holder{Command: "lxcplan destroy"}, Sleep: newStepSleeper().Sleep})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := l.Holder(); got.PID <= 0 || got.Command != "lxcplan destroy" || got.Token == "" {
+		t.Errorf("holder = %+v", got)
+	}
 }

@@ -107,8 +107,10 @@ func BenchmarkValidate500RecipesAnd300Containers(b *testing.B) {
 	n := 0
 	for b.Loop() {
 		n++
-		for _, f := range recipeFiles {
-			if ds := ValidateFile(f, o); len(ds) > 0 {
+		// The recipes go through ValidateFiles, as `lxcplan validate
+		// FILE...` does.
+		for _, ds := range ValidateFiles(recipeFiles, o) {
+			if len(ds) > 0 {
 				b.Fatal(ds.Err())
 			}
 		}

@@ -31,7 +31,34 @@ const (
 
 // readFile reads a manifest from the OS filesystem with the checks every
 // manifest gets; shown is the name used in diagnostics.
+//
+// The usual case (a readable regular file) costs one open, one fstat and
+// two reads: validating a monorepo reads hundreds of files, and on a busy
+// VM each system call counts. Any failure to open goes through
+// readFileChecked, whose stat-then-open order decides the message.
 func readFile(path string) ([]byte, diag.Diagnostics) {
+	f, err := os.Open(path)
+	if err != nil {
+		return readFileChecked(path)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return nil, inputErr(diag.Pos{File: path}, "", "cannot read file: %v", unwrapPathErr(err))
+	}
+	if fi.IsDir() {
+		return nil, inputErr(diag.Pos{File: path}, "", "is a directory, not a file")
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, inputErr(diag.Pos{File: path}, "", "file is too large (%d bytes, the limit is %d)", fi.Size(), MaxFileSize)
+	}
+	return readOpen(path, f, fi.Size())
+}
+
+// readFileChecked is readFile the careful way: stat first, so a missing
+// file, a directory or an oversized file is named as such even when it
+// cannot be opened.
+func readFileChecked(path string) ([]byte, diag.Diagnostics) {
 	fi, err := os.Stat(path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
@@ -50,19 +77,53 @@ func readFile(path string) ([]byte, diag.Diagnostics) {
 		return nil, inputErr(diag.Pos{File: path}, "", "cannot read file: %v", unwrapPathErr(err))
 	}
 	defer f.Close()
-	// Read one byte past the limit: the file may have grown since Stat.
-	data, err := io.ReadAll(io.LimitReader(f, MaxFileSize+1))
-	if err != nil {
-		return nil, inputErr(diag.Pos{File: path}, "", "cannot read file: %v", unwrapPathErr(err))
-	}
-	if len(data) > MaxFileSize {
-		return nil, inputErr(diag.Pos{File: path}, "", "file is too large (more than %d bytes)", MaxFileSize)
-	}
-	return data, nil
+	return readOpen(path, f, fi.Size())
 }
 
-// readFSFile is readFile for an fs.FS (built-in recipes).
+// readOpen reads an open file whose size was size when checked.
+func readOpen(path string, f *os.File, size int64) ([]byte, diag.Diagnostics) {
+	// Room for the whole file and a final read that sees EOF; read one
+	// byte past the limit: the file may have grown since Stat.
+	var buf bytes.Buffer
+	buf.Grow(int(size) + bytes.MinRead)
+	if _, err := buf.ReadFrom(io.LimitReader(f, MaxFileSize+1)); err != nil {
+		return nil, inputErr(diag.Pos{File: path}, "", "cannot read file: %v", unwrapPathErr(err))
+	}
+	if buf.Len() > MaxFileSize {
+		return nil, inputErr(diag.Pos{File: path}, "", "file is too large (more than %d bytes)", MaxFileSize)
+	}
+	return buf.Bytes(), nil
+}
+
+// readFSFile is readFile for an fs.FS (built-in recipes): open, then stat
+// the open file, so a library on disk costs no separate path lookup. A
+// failure to open goes through readFSFileChecked for its message.
 func readFSFile(fsys fs.FS, name, shown string) ([]byte, diag.Diagnostics) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return readFSFileChecked(fsys, name, shown)
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil {
+		return readFSFileChecked(fsys, name, shown)
+	}
+	if fi.IsDir() {
+		return nil, inputErr(diag.Pos{File: shown}, "", "is a directory, not a file")
+	}
+	if fi.Size() > MaxFileSize {
+		return nil, inputErr(diag.Pos{File: shown}, "", "file is too large (%d bytes, the limit is %d)", fi.Size(), MaxFileSize)
+	}
+	var buf bytes.Buffer
+	buf.Grow(int(fi.Size()) + bytes.MinRead)
+	if _, err := buf.ReadFrom(f); err != nil {
+		return nil, inputErr(diag.Pos{File: shown}, "", "cannot read file: %v", unwrapPathErr(err))
+	}
+	return buf.Bytes(), nil
+}
+
+// readFSFileChecked is readFSFile the careful way, stat first.
+func readFSFileChecked(fsys fs.FS, name, shown string) ([]byte, diag.Diagnostics) {
 	fi, err := fs.Stat(fsys, name)
 	if err != nil {
 		return nil, inputErr(diag.Pos{File: shown}, "", "file does not exist")
@@ -378,7 +439,6 @@ func (d *doc) conv(n *yaml.Node, path []string, depth int, ds *diag.Diagnostics)
 	switch n.Kind {
 	case yaml.MappingNode:
 		m := make(map[string]any, len(n.Content)/2)
-		keyNodes := map[string]*yaml.Node{}
 		var merges []*yaml.Node
 		for i := 0; i+1 < len(n.Content); i += 2 {
 			kn, vn := n.Content[i], n.Content[i+1]
@@ -391,12 +451,13 @@ func (d *doc) conv(n *yaml.Node, path []string, depth int, ds *diag.Diagnostics)
 				continue
 			}
 			key := kn.Value
-			if prev, dup := keyNodes[key]; dup {
+			// Every plain key converted so far is in m (the merges come
+			// later), so m finds duplicates without a second map.
+			if _, dup := m[key]; dup {
 				*ds = append(*ds, diag.Errorf(diag.ClassInput, diag.Pos{File: d.file, Line: kn.Line, Col: kn.Column}, d.display(append(path, key)),
-					"key %q is already defined at line %d", key, prev.Line))
+					"key %q is already defined at line %d", key, firstKey(n, key).Line))
 				continue
 			}
-			keyNodes[key] = kn
 			v, ok := d.conv(vn, append(path, key), depth+1, ds)
 			if !ok {
 				return nil, false
@@ -458,6 +519,16 @@ func (d *doc) conv(n *yaml.Node, path []string, depth int, ds *diag.Diagnostics)
 		return nil, true
 	}
 	return nil, true
+}
+
+// firstKey is the first plain scalar key of mapping n named key.
+func firstKey(n *yaml.Node, key string) *yaml.Node {
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if kn := n.Content[i]; kn.Kind == yaml.ScalarNode && kn.Value == key && !isMergeKey(kn) {
+			return kn
+		}
+	}
+	return nil
 }
 
 // scalarValue resolves a scalar the way YAML 1.2 (as yaml.v3 does) would.

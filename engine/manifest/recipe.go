@@ -24,6 +24,11 @@ func LoadRecipeFile(path string, o Options) (*model.Recipe, diag.Diagnostics) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
+	return recipeFromData(path, data)
+}
+
+// recipeFromData is LoadRecipeFile once the file is read.
+func recipeFromData(path string, data []byte) (*model.Recipe, diag.Diagnostics) {
 	dir := filepath.Dir(path)
 	exists := func(rel string) bool {
 		fi, err := os.Stat(filepath.Join(dir, filepath.FromSlash(rel)))
@@ -628,10 +633,8 @@ func (x *decoder) health(v any, p []string) *model.Health {
 // recipeRefs checks ${params.X} and ${container.Y} references in every string
 // of the recipe.
 func (x *decoder) recipeRefs(r *model.Recipe) {
-	walkStrings(x.d.value, nil, func(s string, p []string) {
-		if len(p) == 0 || (p[0] != "install" && p[0] != "update" && p[0] != "outputs" && p[0] != "health") {
-			return
-		}
+	top, _ := x.d.value.(map[string]any)
+	check := func(s string, p []string) {
 		for _, ref := range references(s) {
 			parts := strings.Split(ref, ".")
 			switch parts[0] {
@@ -649,7 +652,15 @@ func (x *decoder) recipeRefs(r *model.Recipe) {
 				x.semErr(x.d.pos(p), p, "invalid reference ${%s}: a recipe may use ${params.NAME} and ${container.ip|hostname|vmid}", ref)
 			}
 		}
-	})
+	}
+	// Only these sections are rendered with a container's values; the rest
+	// of the recipe is not walked at all.
+	for _, k := range sortedMapKeys(top) {
+		switch k {
+		case "install", "update", "outputs", "health":
+			walkStrings(top[k], []string{k}, check)
+		}
+	}
 }
 
 // walkStrings calls fn for every string value in v with its path, in a

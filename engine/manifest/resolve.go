@@ -81,7 +81,8 @@ func resolve(st *model.Stack, o Options, check bool) (*model.Desired, diag.Diagn
 	sets, sds := parseSets(st, o.Sets)
 	ds = append(ds, sds...)
 
-	des := &model.Desired{Stack: st, Provenance: make(map[string]model.Source, len(st.ContainerNames)*48)}
+	des := &model.Desired{Stack: st}
+	entries := 0
 	for _, name := range st.ContainerNames {
 		sc := st.Containers[name]
 		layers := []layer{{src: model.Source{Layer: model.LayerBuiltin, Label: "built-in default"}, set: builtinDefaults}}
@@ -99,8 +100,15 @@ func resolve(st *model.Stack, o Options, check bool) (*model.Desired, diag.Diagn
 		}
 		c := build(st, sc, layers)
 		des.Containers = append(des.Containers, c)
+		entries += len(c.Provenance)
+	}
+	// Sized from the containers built: a guess per container either wastes
+	// megabytes on a large stack or grows the map several times.
+	des.Provenance = make(map[string]model.Source, entries)
+	for i, c := range des.Containers {
+		prefix := "containers." + st.ContainerNames[i] + "."
 		for k, v := range c.Provenance {
-			des.Provenance["containers."+name+"."+k] = v
+			des.Provenance[prefix+k] = v
 		}
 	}
 	if check {

@@ -11,9 +11,11 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/lxcplan/lxcplan/engine/diag"
 	"github.com/lxcplan/lxcplan/engine/model"
+	"github.com/lxcplan/lxcplan/engine/sources"
 	"github.com/lxcplan/lxcplan/recipes"
 )
 
@@ -29,6 +31,9 @@ type Options struct {
 	UserDefaultsFile string
 	// BuiltinRecipes is the built-in library; nil means recipes.FS.
 	BuiltinRecipes fs.FS
+	// Sources fetches git sources and checks lxcplan.lock; nil leaves git
+	// sources unfetched (their recipes are skipped with a warning).
+	Sources *sources.Resolver
 }
 
 func (o Options) builtin() fs.FS {
@@ -59,11 +64,38 @@ func ValidateFile(path string, o Options) diag.Diagnostics {
 		return ds
 	}
 	if sniffKind(data) == "Recipe" {
-		_, ds = LoadRecipeFile(path, o)
+		_, ds = recipeFromData(path, data)
 		return ds
 	}
-	_, ds = LoadStackFile(path, o)
+	_, ds = stackFromData(path, data, o)
 	return ds
+}
+
+// ValidateFiles is ValidateFile for each of paths, GOMAXPROCS files at a
+// time (`lxcplan validate` over a whole monorepo). Result i belongs to
+// paths[i], so output stays in argument order.
+func ValidateFiles(paths []string, o Options) []diag.Diagnostics {
+	out := make([]diag.Diagnostics, len(paths))
+	if o.Env == nil {
+		// Read the environment once, not once per stack.
+		o.Env = o.environ()
+	}
+	workers := min(runtime.GOMAXPROCS(0), len(paths))
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(paths) {
+					return
+				}
+				out[i] = ValidateFile(paths[i], o)
+			}
+		})
+	}
+	wg.Wait()
+	return out
 }
 
 var kindLineRe = regexp.MustCompile(`(?m)^kind:\s*["']?([A-Za-z]+)`)
@@ -84,6 +116,11 @@ func LoadStackFile(path string, o Options) (*model.Stack, diag.Diagnostics) {
 	if ds.HasErrors() {
 		return nil, ds
 	}
+	return stackFromData(path, data, o)
+}
+
+// stackFromData is LoadStackFile once the file is read.
+func stackFromData(path string, data []byte, o Options) (*model.Stack, diag.Diagnostics) {
 	st, ds := loadStack(path, data, o)
 	ds = dedupe(ds)
 	ds.Sort()
@@ -128,6 +165,7 @@ func loadStack(path string, data []byte, o Options) (*model.Stack, diag.Diagnost
 	}
 	l := &loader{o: o, stackDir: filepath.Dir(path), cache: map[string]*loadedRecipe{}}
 	ds = append(ds, l.recipes(st)...)
+	ds = append(ds, l.verifyLocked(st)...) // sources.go: lxcplan.lock
 	ds = append(ds, checkStack(st, d)...)
 	if _, rds := resolve(st, o, true); len(rds) > 0 {
 		ds = append(ds, rds...)
@@ -350,6 +388,7 @@ type loader struct {
 	o        Options
 	stackDir string
 	cache    map[string]*loadedRecipe
+	src      *sourceState // sources.go
 }
 
 // recipes loads the recipe of every container (each file once).
@@ -359,7 +398,6 @@ type loader struct {
 // deterministic.
 func (l *loader) recipes(st *model.Stack) diag.Diagnostics {
 	var ds diag.Diagnostics
-	reported := map[string]bool{}
 	type job struct {
 		c   *model.StackContainer
 		key string
@@ -410,17 +448,10 @@ func (l *loader) recipes(st *model.Stack) diag.Diagnostics {
 					"source %q is not declared under sources", ref.Source))
 				continue
 			}
-			if src.Git != "" {
-				if !reported["git:"+src.Name] {
-					reported["git:"+src.Name] = true
-					ds = append(ds, diag.Warnf(ref.Pos, "containers."+name+".recipe",
-						"recipes from git source %q are not fetched by this command yet; checks that need recipe %s are skipped", src.Name, ref.Name))
-				}
+			base, sds, ok := l.sourceDir(st, src, name, ref) // sources.go
+			ds = append(ds, sds...)
+			if !ok {
 				continue
-			}
-			base := src.Path
-			if !filepath.IsAbs(base) {
-				base = filepath.Join(l.stackDir, filepath.FromSlash(base))
 			}
 			file := filepath.Join(base, "recipes", ref.Name, "recipe.yaml")
 			if _, err := os.Stat(file); err != nil {

@@ -376,6 +376,12 @@ func applyOptions(o *pve.ConfigOptions, d map[string]Option, keys []string) {
 		switch {
 		case k == "hostname":
 			o.Hostname = v
+		case k == "arch":
+			o.Arch = v
+		case k == "ostype":
+			o.OSType = v
+		case k == "unprivileged":
+			o.Unprivileged = pve.Bool(v == "1")
 		case k == "cores":
 			o.Cores, _ = strconv.Atoi(v)
 		case k == "memory":

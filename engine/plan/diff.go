@@ -49,16 +49,17 @@ type found struct {
 
 // differ carries one Diff call's inputs.
 type differ struct {
-	d       *model.Desired
-	obs     *inventory.State
-	opts    Options
-	stack   string
-	res     Resolver
-	owned   map[string][]found
-	blind   map[string]bool // cluster IDs with unreadable configs carrying our tags
-	ds      diag.Diagnostics
-	need    map[[2]string]int64 // (host, storage) → bytes to allocate
-	needBy  map[[2]string][]string // container names per (host, storage)
+	d      *model.Desired
+	obs    *inventory.State
+	opts   Options
+	stack  string
+	res    Resolver
+	owned  map[string][]found
+	byName map[string]*model.Container
+	blind  map[string]bool // cluster IDs with unreadable configs carrying our tags
+	ds     diag.Diagnostics
+	need   map[[2]string]int64    // (host, storage) → bytes to allocate
+	needBy map[[2]string][]string // container names per (host, storage)
 }
 
 // Diff compares the desired state with the observed one and returns the
@@ -92,8 +93,13 @@ func Diff(d *model.Desired, obs *inventory.State, opts Options) (*Plan, diag.Dia
 
 	p := &Plan{FormatVersion: FormatVersion, Stack: df.stack, StackFile: opts.StackFile}
 	order, targeted := df.order()
+	byName := make(map[string]*model.Container, len(d.Containers))
+	for _, c := range d.Containers {
+		byName[c.Name] = c
+	}
+	df.byName = byName
 	for _, name := range order {
-		c := d.Container(name)
+		c := byName[name]
 		if c == nil {
 			continue
 		}
@@ -122,11 +128,18 @@ func (df *differ) index() {
 		for _, ct := range cl.Containers {
 			if ct.Config == nil {
 				if ct.HasTag(OwnerTag) && ct.HasTag(strings.ToLower(df.stack)) {
+					// Tagged for this stack but unreadable: which container
+					// it is cannot be told, so none of the cluster's
+					// missing containers is planned as create.
 					df.blind[cl.ID] = true
 				}
 				continue
 			}
-			if m, ok := Owns(ct.Tags, ct.Description(), df.stack); ok {
+			tags := ct.Tags
+			if len(tags) == 0 {
+				tags = pve.SplitList(ct.Config.Options["tags"])
+			}
+			if m, ok := Owns(tags, ct.Description(), df.stack); ok {
 				df.owned[m.Container] = append(df.owned[m.Container], found{cl: cl, ct: ct, m: m})
 			}
 		}
@@ -248,8 +261,16 @@ func (df *differ) create(c *model.Container, ch *Change, h *inventory.Host, cl *
 	ch.Fields = createFields(desired)
 	ch.Fields = append(ch.Fields, df.paramFields(c)...)
 	ch.Steps = installSteps(c, 0)
+	ch.Fields = append(ch.Fields, field("unprivileged", "", boolText(c.Unprivileged)))
+	sortFields(ch.Fields)
 	ch.Apply = df.applyInputs(c, desired, ch.Template.VolID, 0)
-	ch.Apply.Set = setAll(desired)
+	ch.Apply.Set = createSet(c, desired)
+	ch.Apply.Description = c.Description
+	ch.Apply.HA = haInputs(c)
+	if ch.Apply.HA != nil {
+		ch.Fields = append(ch.Fields, field("ha.state", "", c.HA.State))
+	}
+	df.checkDescription(c, c.Description, ch.Apply.Marker)
 	df.preflight(c, ch, h, cl, desired, nil, 0)
 	return ch
 }
@@ -270,7 +291,15 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 		df.ds = append(df.ds, diag.Errorf(diag.ClassHost, c.Pos, cpath(c)+".host",
 			"container %s exists as %d in %s, but host %s is in another cluster; pct migrate cannot cross clusters", c.Name, ct.VMID, f.cl.ID, c.Host))
 	}
-	live := CanonLive(&ct.Config.Section, desired)
+	// Pending changes (set while running, applied at the next start) are
+	// what PVE will run with: compare against them, and restart to apply
+	// the ones lxcplan manages.
+	cur, pending := effectiveSection(ct.Config, m)
+	live := CanonLive(cur, desired)
+	for _, k := range live.Unparsable {
+		df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevWarning, Class: diag.ClassHost, Host: c.Host, Pos: c.Pos, Path: cpath(c),
+			Summary: fmt.Sprintf("container %s (%d): option %s cannot be parsed; it is compared as text", c.Name, ct.VMID, k)})
+	}
 	userText, _, _ := SplitDescription(ct.Description())
 
 	// Replace triggers.
@@ -281,8 +310,9 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 	}
 	if tn, ok := pve.ParseTemplateName(m.Template); ok {
 		if tn.OS != c.OS || tn.Version != c.Version || tn.Arch != archOf(c) {
-			why = append(why, "template changed")
-			fields = append(fields, field("template", templateIdentity(tn.OS, tn.Version, tn.Arch), templateIdentity(c.OS, c.Version, archOf(c))))
+			before, after := templateIdentity(tn.OS, tn.Version, tn.Arch), templateIdentity(c.OS, c.Version, archOf(c))
+			why = append(why, "template "+before+" → "+after)
+			fields = append(fields, field("template", before, after))
 		}
 	} else if a, ok := ct.Config.Options["arch"]; ok && a != archOf(c) {
 		why = append(why, "arch changed")
@@ -308,7 +338,10 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 		ch.Fields = fields
 		ch.Steps = installSteps(c, 0)
 		ch.Apply = df.applyInputs(c, desired, ch.Template.VolID, 0)
-		ch.Apply.Set = setAll(desired)
+		ch.Apply.Set = createSet(c, desired)
+		ch.Apply.Description = c.Description
+		ch.Apply.HA = haInputs(c)
+		df.checkDescription(c, c.Description, ch.Apply.Marker)
 		df.preflight(c, ch, h, cl, desired, &live, ct.VMID)
 		return ch
 	}
@@ -321,7 +354,7 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 		migrate = true
 		ch.TargetNode = h.Node
 		fields = append(fields, field("node", ct.Node, h.Node))
-		reasons = append(reasons, fmt.Sprintf("declared host %s is node %s", c.Host, h.Node))
+		reasons = append(reasons, fmt.Sprintf("moves from node %s to host %s (node %s)", ct.Node, c.Host, h.Node))
 	}
 	cfields := configFields(desired, live, m)
 	restart, drift := false, false
@@ -374,6 +407,20 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 	}
 
 	// Recipe version and install steps.
+	// HA: only a declared resource is compared; transient manager states
+	// (migrate, fence, recovery...) are not a difference.
+	if c.HA != nil && haStable[ct.HAState] && ct.HAState != c.HA.State {
+		fields = append(fields, field("ha.state", ct.HAState, c.HA.State))
+		declaredKeys = appendUnique(declaredKeys, "ha")
+		apply.HA = haInputs(c)
+		reasons = append(reasons, "ha.state changed in the stack")
+	}
+	text := userText
+	if apply.Description != "" {
+		text = apply.Description
+	}
+	df.checkDescription(c, text, apply.Marker)
+
 	upgrade, fromStep := false, -1
 	if v := recipeVersion(c); m.Version != v {
 		upgrade = true
@@ -397,10 +444,23 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 		if fromStep >= 0 {
 			ch.Steps = installSteps(c, fromStep)
 			reasons = append(reasons, fmt.Sprintf("install step %d (%s) changed: re-run from there", fromStep+1, ch.Steps[0].Description))
-			fields = append(fields, field("install.steps", fmt.Sprintf("%d recorded", len(m.Steps)), fmt.Sprintf("re-run from step %d", fromStep+1)))
+			fields = append(fields, field("install.steps", fmt.Sprintf("%d steps recorded", len(m.Steps)), fmt.Sprintf("re-run from step %d", fromStep+1)))
 		}
 	}
 	apply.FromStep = fromStep
+	if len(pending) > 0 {
+		restart = true
+		reasons = append(reasons, strings.Join(pending, ", ")+" pending: applied by a restart")
+		for _, k := range pending {
+			if fieldOf(fields, k) == nil {
+				b, a := ct.Config.Options[k], ""
+				if v, ok := ct.Config.Pending.Options[k]; ok {
+					a = v
+				}
+				fields = append(fields, field(k, b, a))
+			}
+		}
+	}
 
 	specChanged := !SameText(m.Spec, apply.Marker.Spec)
 	switch {
@@ -434,6 +494,75 @@ func (df *differ) existing(c *model.Container, ch *Change, h *inventory.Host, cl
 	ch.Apply = apply
 	df.preflight(c, ch, h, cl, desired, &live, ct.VMID)
 	return ch
+}
+
+// effectiveSection is the main section with the pending section applied,
+// and the pending keys lxcplan manages (per the marker), sorted.
+func effectiveSection(cfg *pve.Config, m *Marker) (*pve.Section, []string) {
+	if cfg.Pending == nil || (len(cfg.Pending.Options) == 0) {
+		return &cfg.Section, nil
+	}
+	sec := cfg.Section.Clone()
+	var managed []string
+	note := func(k string) {
+		if _, ours := m.Config[k]; ours && !contains(managed, k) {
+			managed = append(managed, k)
+		}
+	}
+	for k, v := range cfg.Pending.Options {
+		if k == "delete" {
+			continue
+		}
+		sec.Set(k, v)
+		note(k)
+	}
+	for _, d := range cfg.Pending.PendingDeletes() {
+		sec.Delete(d.Key)
+		note(d.Key)
+	}
+	sort.Strings(managed)
+	return sec, managed
+}
+
+func fieldOf(fs []Field, path string) *Field {
+	for i := range fs {
+		if fs[i].Path == path || strings.HasPrefix(fs[i].Path, path+".") {
+			return &fs[i]
+		}
+	}
+	return nil
+}
+
+// haStable are the HA manager states a declared state is compared with;
+// "" is "not an HA resource".
+var haStable = map[string]bool{"": true, "started": true, "stopped": true, "disabled": true, "ignored": true}
+
+func haInputs(c *model.Container) map[string]string {
+	if c.HA == nil {
+		return nil
+	}
+	m := map[string]string{"state": c.HA.State}
+	if c.HA.Group != "" {
+		m["group"] = c.HA.Group
+	}
+	if c.HA.MaxRestart != nil {
+		m["max_restart"] = strconv.Itoa(*c.HA.MaxRestart)
+	}
+	if c.HA.MaxRelocate != nil {
+		m["max_relocate"] = strconv.Itoa(*c.HA.MaxRelocate)
+	}
+	return m
+}
+
+// checkDescription reports a description PVE would refuse once the marker
+// is added (at most 8192 characters).
+func (df *differ) checkDescription(c *model.Container, userText string, md MarkerDoc) {
+	full := md.Marker(df.stack, c.Name, StateCreating, map[string]string{"eth0": "255.255.255.255"}).Render(userText)
+	if err := pve.VerifyDescription(full); err != nil {
+		df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevError, Class: diag.ClassInput, Pos: c.Pos, Path: cpath(c) + ".description",
+			Summary: fmt.Sprintf("the description with lxcplan's marker would be %d characters; PVE takes at most 8192", len(full)),
+			Detail:  "shorten the description"})
+	}
 }
 
 // markerStale reports recorded values that differ from what apply would
@@ -711,12 +840,29 @@ func installSteps(c *model.Container, from int) []Step {
 	return describeSteps("install", c.Loaded.Install, from)
 }
 
-func setAll(desired map[string]Option) map[string]string {
-	out := make(map[string]string, len(desired))
+// createSet is every option pct create gets (the template aside): the
+// desired options plus those only a create sets.
+func createSet(c *model.Container, desired map[string]Option) map[string]string {
+	out := make(map[string]string, len(desired)+3)
 	for k, o := range desired {
 		out[k] = o.Set
 	}
+	out["arch"] = archOf(c)
+	out["ostype"] = c.OS
+	out["unprivileged"] = boolText(c.Unprivileged)
 	return out
+}
+
+// sortFields orders create fields: options (numerically indexed), then
+// lxcplan's own paths (params.*).
+func sortFields(fs []Field) {
+	sort.SliceStable(fs, func(i, j int) bool {
+		pi, pj := strings.HasPrefix(fs[i].Path, "params."), strings.HasPrefix(fs[j].Path, "params.")
+		if pi != pj {
+			return pj
+		}
+		return optionSortKey(fs[i].Path) < optionSortKey(fs[j].Path)
+	})
 }
 
 // applyInputs fills what apply records in the marker.
@@ -767,7 +913,7 @@ func (df *differ) template(c *model.Container, h *inventory.Host) *Template {
 func (df *differ) destroys(targeted map[string]bool) []*Change {
 	g := dag.New[string]()
 	for name := range df.owned {
-		if df.d.Container(name) != nil || (targeted != nil && !targeted[name]) {
+		if df.byName[name] != nil || (targeted != nil && !targeted[name]) {
 			continue
 		}
 		g.AddNode(name)

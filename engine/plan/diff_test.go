@@ -26,13 +26,13 @@ func TestCreateOnEmptyCluster(t *testing.T) {
 	if db.Template == nil || db.Template.Status != TemplatePresent || db.Template.VolID != "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst" {
 		t.Errorf("template: %+v", db.Template)
 	}
-	if f := fieldOf(db, "memory"); f == nil || f.Before != nil || str(f.After) != "512" {
+	if f := changeField(db, "memory"); f == nil || f.Before != nil || str(f.After) != "512" {
 		t.Errorf("memory field: %+v", f)
 	}
-	if f := fieldOf(db, "rootfs.size"); f == nil || str(f.After) != "4G" {
+	if f := changeField(db, "rootfs.size"); f == nil || str(f.After) != "4G" {
 		t.Errorf("rootfs.size field: %+v", f)
 	}
-	if f := fieldOf(db, "params.password"); f == nil || !f.Secret || str(f.After) != SecretText {
+	if f := changeField(db, "params.password"); f == nil || !f.Secret || str(f.After) != SecretText {
 		t.Errorf("secret param field: %+v", f)
 	}
 	if len(db.Steps) != 3 || db.Steps[0].Description != "install packages redis-server" {
@@ -42,7 +42,7 @@ func TestCreateOnEmptyCluster(t *testing.T) {
 		t.Errorf("set: %v", db.Apply.Set)
 	}
 	app := p.Changes[1]
-	if f := fieldOf(app, "params.db_host"); f == nil || !strings.Contains(str(f.After), "known after apply") {
+	if f := changeField(app, "params.db_host"); f == nil || !strings.Contains(str(f.After), "known after apply") {
 		t.Errorf("db_host field: %+v", f)
 	}
 	if p.Summary.Create != 2 || p.Destructive {
@@ -114,10 +114,10 @@ func TestExistingActions(t *testing.T) {
 		{name: "disk grow", change: func(c *model.Container) { c.Resources.Disk = 8 }, action: ActionUpdate, field: "rootfs.size", before: "4G", after: "8G"},
 		{name: "host changed", change: func(c *model.Container) { c.Host = "pve2" }, action: ActionMigrate, field: "node", before: "pve1", after: "pve2"},
 		{name: "recipe version", change: func(c *model.Container) { c.Loaded.Version = "1.1.0" }, action: ActionUpgrade, field: "recipe.version", before: "1.0.0", after: "1.1.0"},
-		{name: "install step", change: func(c *model.Container) { c.Loaded.Install[2].Service.State = "started" }, action: ActionReprovision, field: "install.steps", before: "3 recorded", after: "re-run from step 3"},
+		{name: "install step", change: func(c *model.Container) { c.Loaded.Install[2].Service.State = "started" }, action: ActionReprovision, field: "install.steps", before: "3 steps recorded", after: "re-run from step 3"},
 		{name: "param", change: func(c *model.Container) {
 			c.Params["maxmemory"] = model.ResolvedParam{Value: "512mb", Type: model.ParamString}
-		}, action: ActionReprovision, field: "install.steps", before: "3 recorded", after: "re-run from step 2"},
+		}, action: ActionReprovision, field: "install.steps", before: "3 steps recorded", after: "re-run from step 2"},
 		{name: "template version", change: func(c *model.Container) { c.Version = "13" }, action: ActionReplace, field: "template", before: "debian 12 (amd64)", after: "debian 13 (amd64)"},
 		{name: "unprivileged", change: func(c *model.Container) { c.Unprivileged = false }, action: ActionReplace, field: "unprivileged", before: "1", after: "0"},
 		{name: "rootfs storage", change: func(c *model.Container) { c.Storage = "fast" }, action: ActionReplace, field: "rootfs.storage", before: "local-lvm", after: "fast"},
@@ -130,6 +130,14 @@ func TestExistingActions(t *testing.T) {
 			_, m, _ := SplitDescription(ct.Config.Description)
 			ct.Config.Description = m.Render("my notes: keep me")
 		}, action: ActionNoOp},
+		{name: "pending change", edit: func(ct *inventory.Container) {
+			ct.Config.Pending = pve.NewSection()
+			ct.Config.Pending.Set("memory", "2048")
+		}, change: func(c *model.Container) { c.Resources.Memory = 2048 }, action: ActionUpdateRestart, field: "memory", before: "512", after: "2048", restart: true},
+		{name: "pending change reverted in stack", edit: func(ct *inventory.Container) {
+			ct.Config.Pending = pve.NewSection()
+			ct.Config.Pending.Set("memory", "2048")
+		}, action: ActionUpdateRestart, field: "memory", before: "2048", after: "512", restart: true, drift: true},
 		{name: "hand-added option ignored", edit: setOpt("cpulimit", "2"), action: ActionNoOp},
 		{name: "hwaddr not declared ignored", edit: setOpt("net0", "name=eth0,bridge=vmbr0,hwaddr=BC:24:11:FF:FF:FF,ip=dhcp,type=veth"), action: ActionNoOp},
 	}
@@ -160,7 +168,7 @@ func TestExistingActions(t *testing.T) {
 				t.Errorf("drift %v restart %v, want %v %v", ch.Drift, ch.Restart, tc.drift, tc.restart)
 			}
 			if tc.field != "" {
-				f := fieldOf(ch, tc.field)
+				f := changeField(ch, tc.field)
 				if f == nil {
 					t.Fatalf("no field %s in %+v", tc.field, ch.Fields)
 				}
@@ -365,5 +373,100 @@ func TestNewerCatalogTemplateIsNotAReplace(t *testing.T) {
 	p, _ := plan(t, d, w, func(o *Options) { o.Catalog = cat })
 	if ch := find(t, p, "db"); ch.Action != ActionNoOp {
 		t.Errorf("%s: %s", ch.Action, ch.Reason)
+	}
+}
+
+func TestUnreadableConfigOfTheStackBlocksCreate(t *testing.T) {
+	w := newWorld()
+	cl := w.cluster()
+	cl.Containers = append(cl.Containers, &inventory.Container{VMID: 400, Node: "pve1", Tags: []string{"lxcplan", "media"}, ConfigError: "no such file"})
+	p, _ := plan(t, desired(ctr("db")), w)
+	if ch := find(t, p, "db"); ch.Action == ActionCreate || !ch.Unknown {
+		t.Errorf("%+v", ch)
+	}
+}
+
+func TestUnreadableClusterPlansNoDestroy(t *testing.T) {
+	d := desired(ctr("db"), ctr("gone"))
+	w := newWorld()
+	w.applyCreate(t, d, "db", 210, "pve1")
+	w.applyCreate(t, d, "gone", 211, "pve1")
+	w.cluster().Error = "pvesh: connection closed"
+	p, ds := plan(t, desired(ctr("db")), w)
+	for _, ch := range p.Changes {
+		if ch.Action == ActionDestroy || ch.Action == ActionCreate {
+			t.Errorf("%s: %s", ch.Container, ch.Action)
+		}
+	}
+	if !ds.HasErrors() {
+		t.Error("no error for the unreadable cluster")
+	}
+}
+
+func TestUnknownTarget(t *testing.T) {
+	_, ds := plan(t, desired(ctr("db")), newWorld(), func(o *Options) { o.Targets = []string{"nope"} })
+	if !hasDiag(ds, diag.SevError, diag.ClassUsage, "--target nope") {
+		t.Errorf("%v", ds)
+	}
+}
+
+func TestDuplicateOwnedContainer(t *testing.T) {
+	d := desired(ctr("db"))
+	w := newWorld()
+	w.applyCreate(t, d, "db", 210, "pve1")
+	w.applyCreate(t, d, "db", 212, "pve2")
+	p, ds := plan(t, d, w)
+	if ch := find(t, p, "db"); !ch.Unknown || !hasDiag(ds, diag.SevError, diag.ClassHost, "exists more than once: 210 on pve1, 212 on pve2") {
+		t.Errorf("%+v %v", ch, ds)
+	}
+}
+
+func TestDeclaredDescription(t *testing.T) {
+	d := desired(ctr("db", func(c *model.Container) { c.Description = "Redis for media" }))
+	w := newWorld()
+	ct := w.applyCreate(t, d, "db", 210, "pve1")
+	if p, _ := plan(t, d, w); p.HasChanges() {
+		t.Fatalf("not converged: %+v", p.Changes[0])
+	}
+	_, m, _ := SplitDescription(ct.Config.Description)
+	ct.Config.Description = m.Render("edited by hand")
+	refresh(t, ct)
+	p, _ := plan(t, d, w)
+	ch := find(t, p, "db")
+	if ch.Action != ActionUpdate || ch.Apply.Description != "Redis for media" || changeField(ch, "description") == nil {
+		t.Errorf("%+v", ch)
+	}
+}
+
+func TestHA(t *testing.T) {
+	d := desired(ctr("db", func(c *model.Container) { c.HA = &model.HA{State: "started", Group: "ha1"} }))
+	p, _ := plan(t, d, newWorld())
+	ch := find(t, p, "db")
+	if ch.Apply.HA["state"] != "started" || ch.Apply.HA["group"] != "ha1" || changeField(ch, "ha.state") == nil {
+		t.Fatalf("create: %+v", ch.Apply)
+	}
+	w := newWorld()
+	ct := w.applyCreate(t, d, "db", 210, "pve1")
+	ct.HAState = "started"
+	if p, _ := plan(t, d, w); p.HasChanges() {
+		t.Errorf("converged HA: %+v", p.Changes[0])
+	}
+	ct.HAState = "migrate" // transient: not a difference
+	if p, _ := plan(t, d, w); p.HasChanges() {
+		t.Errorf("transient HA state: %+v", p.Changes[0])
+	}
+	d.Containers[0].HA.State = "stopped"
+	ct.HAState = "started"
+	p, _ = plan(t, d, w)
+	if ch := find(t, p, "db"); ch.Action != ActionUpdate || ch.Apply.HA["state"] != "stopped" {
+		t.Errorf("state change: %+v", ch)
+	}
+}
+
+func TestDescriptionTooLong(t *testing.T) {
+	d := desired(ctr("db", func(c *model.Container) { c.Description = strings.Repeat("x", 8000) }))
+	_, ds := plan(t, d, newWorld())
+	if !hasDiag(ds, diag.SevError, diag.ClassInput, "PVE takes at most 8192") {
+		t.Errorf("%v", ds)
 	}
 }

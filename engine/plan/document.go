@@ -120,7 +120,7 @@ func validAction(a Action) bool {
 	return false
 }
 
-// Diagnostics returns the plan's diagnostics as diag values (for the CLI's
+// Diags returns the plan's diagnostics as diag values (for the CLI's
 // exit code and stderr).
 func (p *Plan) Diags() diag.Diagnostics {
 	out := make(diag.Diagnostics, 0, len(p.Diagnostics))

@@ -11,6 +11,7 @@ import (
 
 	"github.com/santhosh-tekuri/jsonschema/v6"
 
+	"github.com/lxcplan/lxcplan/engine/diag"
 	"github.com/lxcplan/lxcplan/engine/inventory"
 	"github.com/lxcplan/lxcplan/engine/model"
 	"github.com/lxcplan/lxcplan/engine/pve"
@@ -67,7 +68,7 @@ var scenarios = []struct {
 	{"migrate", func(t *testing.T) (*model.Desired, *world, Options) {
 		d := twoTier()
 		w := applied(t, d)
-		d.Container("app").Host = "pve2"
+		d.Container("db").Host = "pve2"
 		return d, w, Options{}
 	}},
 	{"vmid-taken", func(t *testing.T) (*model.Desired, *world, Options) {
@@ -127,6 +128,8 @@ func twoTier() *model.Desired {
 		c.OnBoot = true
 		c.Startup = model.Startup{Order: pve.Int(2), Up: pve.Int(30)}
 		c.Mounts = []model.Mount{{HostPath: "/tank/photos", Path: "/photos", ReadOnly: true}}
+		c.HA = &model.HA{State: "started", Group: "ha1"}
+		c.Description = "Photo app: front end"
 	}))
 }
 
@@ -258,5 +261,84 @@ func TestEmptyPlanDocument(t *testing.T) {
 	validate(t, compileSchema(t), got)
 	if !bytes.Contains(got, []byte(`"changes": []`)) || !bytes.Contains(got, []byte(`"format_version": "1.0"`)) {
 		t.Errorf("empty plan:\n%s", got)
+	}
+}
+
+// TestSchemaRejects checks the schema is not vacuous: broken documents fail.
+func TestSchemaRejects(t *testing.T) {
+	sch := compileSchema(t)
+	good, err := os.ReadFile(filepath.Join("testdata", "drift.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, edit := range map[string]func(string) string{
+		"bad action": func(s string) string { return strings.Replace(s, `"action": "update"`, `"action": "delete"`, 1) },
+		"bad rollback": func(s string) string {
+			return strings.Replace(s, `"rollback": "revert-config"`, `"rollback": "pray"`, 1)
+		},
+		"major version": func(s string) string {
+			return strings.Replace(s, `"format_version": "1.0"`, `"format_version": "2.0"`, 1)
+		},
+		"unknown field": func(s string) string {
+			return strings.Replace(s, `"stack": "media",`, `"stack": "media", "address": "pve1.lan",`, 1)
+		},
+		"missing fields": func(s string) string { return strings.Replace(s, `"fields": [`, `"fieldz": [`, 1) },
+		"negative count": func(s string) string { return strings.Replace(s, `"create": 0`, `"create": -1`, 1) },
+	} {
+		bad := edit(string(good))
+		if bad == string(good) {
+			t.Fatalf("%s: edit did not apply", name)
+		}
+		v, err := jsonschema.UnmarshalJSON(strings.NewReader(bad))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if sch.Validate(v) == nil {
+			t.Errorf("%s: the schema accepts it", name)
+		}
+	}
+}
+
+// TestDiagsRoundTrip checks a saved plan gives the CLI the same exit class.
+func TestDiagsRoundTrip(t *testing.T) {
+	d, w, o := scenarios[8].build(t) // vmid-taken
+	p, ds := Diff(d, w.s, o)
+	rp, err := ReadPlan(bytes.NewReader(render(t, p)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := rp.Diags()
+	if len(got) != len(ds) || got.Err() == nil || got.Err().(*diag.Error).Class() != diag.ClassHost {
+		t.Errorf("diags %v vs %v", got, ds)
+	}
+	for i := range ds {
+		if got[i].Severity != ds[i].Severity || got[i].Class != ds[i].Class || got[i].Summary != ds[i].Summary || got[i].Pos != ds[i].Pos {
+			t.Errorf("diag %d: %+v vs %+v", i, got[i], ds[i])
+		}
+	}
+}
+
+// TestOfflinePlanMatches checks that planning from an exported inventory
+// (inventory.WriteJSON, then ReadJSON) gives the same document as planning
+// from the live state: the `plan --inventory` promise.
+func TestOfflinePlanMatches(t *testing.T) {
+	for _, sc := range scenarios {
+		t.Run(sc.name, func(t *testing.T) {
+			d, w, o := sc.build(t)
+			o.SecretKey = testKey
+			live, _ := Diff(d, w.s, o)
+			var buf bytes.Buffer
+			if err := w.s.WriteJSON(&buf); err != nil {
+				t.Fatal(err)
+			}
+			st, err := inventory.ReadJSON(&buf)
+			if err != nil {
+				t.Fatal(err)
+			}
+			offline, _ := Diff(d, st, o)
+			if !bytes.Equal(render(t, live), render(t, offline)) {
+				t.Errorf("offline plan differs:\n%s", render(t, offline))
+			}
+		})
 	}
 }

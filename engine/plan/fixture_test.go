@@ -124,7 +124,7 @@ func (w *world) cluster() *inventory.Cluster { return w.s.Clusters[0] }
 
 // add puts a container with the given config into the cluster (and its
 // guest entry), keeping both lists sorted.
-func (w *world) add(t *testing.T, vmid int, node string, cfg *pve.Config) *inventory.Container {
+func (w *world) add(t testing.TB, vmid int, node string, cfg *pve.Config) *inventory.Container {
 	t.Helper()
 	text := string(cfg.Bytes())
 	parsed, err := pve.ParseConfig([]byte(text))
@@ -163,23 +163,25 @@ func (w *world) addGuest(g inventory.Guest) {
 
 // applyCreate writes what PVE would store after apply created c as planned
 // on an empty world: Set values stored PVE's way, marker state ready.
-func (w *world) applyCreate(t *testing.T, d *model.Desired, name string, vmid int, node string) *inventory.Container {
+func (w *world) applyCreate(t testing.TB, d *model.Desired, name string, vmid int, node string) *inventory.Container {
 	t.Helper()
 	p, _ := Diff(d, newWorld().s, Options{SecretKey: testKey, Resolver: w.resolverFor(d)})
-	var ch *Change
-	for _, c := range p.Changes {
-		if c.Container == name {
-			ch = c
+	for _, ch := range p.Changes {
+		if ch.Container == name && ch.Action == ActionCreate {
+			return w.materialize(t, d.Container(name), ch, vmid, node)
 		}
 	}
-	if ch == nil || ch.Action != ActionCreate {
-		t.Fatalf("applyCreate %s: no create change", name)
-	}
+	t.Fatalf("applyCreate %s: no create change", name)
+	return nil
+}
+
+// materialize stores a planned create as PVE would.
+func (w *world) materialize(t testing.TB, c *model.Container, ch *Change, vmid int, node string) *inventory.Container {
+	t.Helper()
 	cfg := pve.NewConfig()
 	for k, v := range ch.Apply.Set {
 		cfg.Set(k, pveStored(t, k, v, vmid))
 	}
-	c := d.Container(name)
 	cfg.Set("arch", archOf(c))
 	cfg.Set("ostype", c.OS)
 	if c.Unprivileged {
@@ -191,9 +193,11 @@ func (w *world) applyCreate(t *testing.T, d *model.Desired, name string, vmid in
 	} else {
 		addrs["eth0"] = "10.77.0." + strconv.Itoa(vmid%200)
 	}
-	m := ch.Apply.Marker.Marker(testStack, name, StateReady, addrs)
-	cfg.Description = m.Render("")
-	return w.add(t, vmid, node, cfg)
+	m := ch.Apply.Marker.Marker(testStack, c.Name, StateReady, addrs)
+	cfg.Description = m.Render(ch.Apply.Description)
+	ct := w.add(t, vmid, node, cfg)
+	ct.HAState = ch.Apply.HA["state"]
+	return ct
 }
 
 // resolverFor resolves addresses from the world's markers, as Diff does.
@@ -210,7 +214,7 @@ func (w *world) resolverFor(d *model.Desired) Resolver {
 }
 
 // pveStored is how PVE writes back an option lxcplan passed.
-func pveStored(t *testing.T, k, v string, vmid int) string {
+func pveStored(t testing.TB, k, v string, vmid int) string {
 	t.Helper()
 	switch {
 	case k == "rootfs" || isIndexed(k, "mp"):
@@ -260,7 +264,7 @@ func find(t *testing.T, p *Plan, name string) *Change {
 	return nil
 }
 
-func fieldOf(ch *Change, path string) *Field {
+func changeField(ch *Change, path string) *Field {
 	for i := range ch.Fields {
 		if ch.Fields[i].Path == path {
 			return &ch.Fields[i]

@@ -201,7 +201,14 @@ func Owns(tags []string, description, stack string) (*Marker, bool) {
 }
 
 func oneLine(s string) string {
-	s = strings.NewReplacer("\r", " ", "\n", " ").Replace(s)
+	if strings.ContainsAny(s, "\r\n") {
+		s = strings.Map(func(r rune) rune {
+			if r == '\r' || r == '\n' {
+				return ' '
+			}
+			return r
+		}, s)
+	}
 	return strings.TrimSpace(s)
 }
 

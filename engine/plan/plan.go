@@ -5,6 +5,22 @@
 // The package is pure: no I/O, no host access. Everything it needs arrives
 // as values (model.Desired, inventory.State, Options), so a plan made from
 // an exported inventory is the same as the live one.
+//
+// What apply does with a Change (the document is the contract):
+//   - refuse with "stale plan" when Base no longer matches the container
+//     (node, vmid, config digest), or when the stack file reloaded gives
+//     another Apply.Marker.Spec;
+//   - create/replace: pct create with Template.VolID (downloading it first
+//     when Status is "download") and every Apply.Set option, marker state
+//     creating; then run Steps; then write the marker (state ready);
+//   - otherwise: pct migrate to TargetNode, pct set Apply.Set and
+//     --delete Apply.Delete, pct resize Apply.Resize, restart when Restart,
+//     run install steps from Apply.FromStep or the update Steps, and
+//     rewrite the marker from Apply.Marker ([MarkerDoc.Marker],
+//     [Marker.Render]) with the user text kept;
+//   - fingerprints that depend on values only known during apply (a new
+//     dependency's DHCP address) are recomputed with [NewMarkerDoc] and a
+//     resolver that knows them, so the next plan is a no-op.
 package plan
 
 // Action is the one enum of design.md §7.
@@ -196,6 +212,9 @@ type ApplyInputs struct {
 	// Description is the declared user text to keep above the marker; ""
 	// keeps the current one.
 	Description string `json:"description,omitempty"`
+	// HA is the declared HA resource (state, group, max_restart,
+	// max_relocate) apply adds or sets with ha-manager; nil leaves HA alone.
+	HA map[string]string `json:"ha,omitempty"`
 	// FromStep is the first install step to run (-1: none).
 	FromStep int `json:"from_step"`
 	// Marker is the marker apply writes once the change succeeded.

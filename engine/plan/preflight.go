@@ -23,9 +23,11 @@ func (df *differ) preflight(c *model.Container, ch *Change, h *inventory.Host, c
 		return
 	}
 	creating := ch.Action == ActionCreate || ch.Action == ActionReplace
-	changed := func(prefix string) bool {
+	// changed reports whether a field of the option (or of an indexed
+	// option family: "net", "dev") is in the change.
+	changed := func(name string) bool {
 		for _, f := range ch.Fields {
-			if f.Path == prefix || strings.HasPrefix(f.Path, prefix) {
+			if k := topKey(f.Path); k == name || isIndexed(k, name) {
 				return true
 			}
 		}
@@ -94,8 +96,13 @@ func (df *differ) preflight(c *model.Container, ch *Change, h *inventory.Host, c
 	}
 	if ch.Action == ActionCreate && c.VMID != 0 {
 		if g, ok := cl.Guest(c.VMID); ok {
-			errHost(".vmid", "choose another vmid or remove it to allocate one; lxcplan never takes over a guest it did not create",
-				"vmid %d is already used by %s %s on node %s, which this stack does not manage", c.VMID, guestKind(g), orNone(g.Name), g.Node)
+			if other := df.ownerOf(cl, c.VMID); other != "" {
+				errHost(".vmid", "two containers of a stack cannot share a vmid",
+					"vmid %d is already used by container %s of this stack", c.VMID, other)
+			} else {
+				errHost(".vmid", "choose another vmid or remove it to allocate one; lxcplan never takes over a guest it did not create",
+					"vmid %d is already used by %s %s on node %s, which this stack does not manage", c.VMID, guestKind(g), orNone(g.Name), g.Node)
+			}
 		}
 	}
 	if c.Hostname != "" && (ch.Action == ActionCreate || changed("hostname")) {
@@ -129,11 +136,50 @@ func (df *differ) preflight(c *model.Container, ch *Change, h *inventory.Host, c
 			Summary: fmt.Sprintf("features.mount (%s) needs a privileged container", strings.Join(c.Features.Mount, ", ")),
 			Detail:  "set unprivileged: false, or mount the share on the host and bind-mount it"})
 	}
+	// Security-relevant choices are flagged whenever they are made.
+	if creating && !c.Unprivileged {
+		df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevWarning, Class: diag.ClassInput, Pos: c.Pos,
+			Path:    cpath(c) + ".unprivileged",
+			Summary: "the container is privileged: root inside it is root on the host"})
+	}
+	if creating || changed("dev") {
+		var devs []string
+		for _, k := range sortedOptionKeys(keySet(desired)) {
+			if isIndexed(k, "dev") {
+				devs = append(devs, splitProps(desired[k].Canon)["value"])
+			}
+		}
+		if len(devs) > 0 {
+			df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevWarning, Class: diag.ClassInput, Pos: c.Pos,
+				Path:    cpath(c) + ".devices",
+				Summary: "host devices are passed through: " + strings.Join(devs, ", ")})
+		}
+	}
 	if creating && c.GPU == "auto" {
 		df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevWarning, Class: diag.ClassHost, Pos: c.Pos,
 			Path: cpath(c) + ".gpu", Host: c.Host,
 			Summary: "gpu: auto is resolved on the host at apply; its devices are not shown in the plan"})
 	}
+}
+
+// ownerOf names the stack container that owns a vmid in the cluster.
+func (df *differ) ownerOf(cl *inventory.Cluster, vmid int) string {
+	for name, fs := range df.owned {
+		for _, f := range fs {
+			if f.cl == cl && f.ct.VMID == vmid {
+				return name
+			}
+		}
+	}
+	return ""
+}
+
+func keySet[V any](m map[string]V) map[string]bool {
+	out := make(map[string]bool, len(m))
+	for k := range m {
+		out[k] = true
+	}
+	return out
 }
 
 func liveKey(live *LiveConfig, k string) (string, bool) {

@@ -15,6 +15,10 @@ import (
 // it uses a secret). markers maps a container name to its marker (nil
 // when the container does not exist yet).
 func NewResolver(d *model.Desired, markers map[string]*Marker) Resolver {
+	byName := make(map[string]*model.Container, len(d.Containers))
+	for _, c := range d.Containers {
+		byName[c.Name] = c
+	}
 	var r ResolverFunc
 	r = func(ref string) (Value, bool) {
 		rest, ok := strings.CutPrefix(ref, "containers.")
@@ -25,7 +29,7 @@ func NewResolver(d *model.Desired, markers map[string]*Marker) Resolver {
 		if !ok {
 			return Value{}, false
 		}
-		c := d.Container(name)
+		c := byName[name]
 		if c == nil {
 			return Value{}, false
 		}

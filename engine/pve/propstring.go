@@ -57,23 +57,55 @@ func (es ParamErrors) Map() map[string]string {
 // Stderr renders the exact CLI text of the 400 error (§1.2): header, one
 // "key: msg" line per error (a blank line after messages that end in a
 // newline), then the usage line, e.g. "pct create <vmid> <ostemplate> [OPTIONS]".
+//
+// A property-string failure is a single entry of PVE's error hash whose
+// message carries the nested "net0.ip: ..." lines (Exception::stringify
+// appends them after "format error\n"). So the nested lines follow the
+// outer line without a blank line, each adds its own blank line if its
+// message ends in a newline, and the outer message's final newline adds one
+// more blank line at the end.
 func (es ParamErrors) Stderr(usage string) string {
 	var b strings.Builder
 	b.WriteString("400 Parameter verification failed.\n")
-	for _, e := range es {
+	for i := 0; i < len(es); i++ {
+		e := es[i]
 		b.WriteString(e.Param)
 		b.WriteString(": ")
 		b.WriteString(e.Msg)
-		if e.NL {
+		b.WriteString("\n")
+		nested := false
+		for i+1 < len(es) && nestedIn(es[i+1].Param, e.Param) {
+			i++
+			nested = true
+			n := es[i]
+			b.WriteString(n.Param)
+			b.WriteString(": ")
+			b.WriteString(n.Msg)
+			b.WriteString("\n")
+			if n.NL {
+				b.WriteString("\n")
+			}
+		}
+		// stringify always ends a message with nested errors in a newline.
+		if e.NL || nested {
 			b.WriteString("\n")
 		}
-		b.WriteString("\n")
 	}
 	if usage != "" {
 		b.WriteString(usage)
 		b.WriteString("\n")
 	}
 	return b.String()
+}
+
+// nestedIn reports whether param names a key inside the property string of
+// outer ("net0.ip" in "net0"). An unnamed outer parameter (ParsePropertyString
+// with param "") owns the bare keys that follow it.
+func nestedIn(param, outer string) bool {
+	if outer == "" {
+		return param != ""
+	}
+	return strings.HasPrefix(param, outer+".")
 }
 
 // formatError is what a format validator "die"s with: a message that ends in

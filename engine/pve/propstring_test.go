@@ -86,13 +86,48 @@ func TestNetErrors(t *testing.T) {
 }
 
 func TestParamErrorsStderr(t *testing.T) {
-	_, err := ParseNet("net0", "name=eth0,ip=1.2.3.4")
-	want := "400 Parameter verification failed.\n" +
-		"net0: invalid format - format error\n\n" +
-		"net0.ip: invalid format - value does not look like a valid ipv4 network configuration\n\n" +
-		"pct create <vmid> <ostemplate> [OPTIONS]\n"
-	if got := err.(ParamErrors).Stderr("pct create <vmid> <ostemplate> [OPTIONS]"); got != want {
-		t.Errorf("got %q\nwant %q", got, want)
+	const usage = "pct create <vmid> <ostemplate> [OPTIONS]"
+	parsed := func(param, in string) ParamErrors {
+		_, err := ParseNet(param, in)
+		pe, ok := err.(ParamErrors)
+		if !ok {
+			t.Fatalf("ParseNet(%q) error %v is not ParamErrors", in, err)
+		}
+		return pe
+	}
+	for _, tc := range []struct {
+		name string
+		es   ParamErrors
+		want string
+	}{
+		// §1.2: nested lines follow the outer one, blank lines pile up at the end.
+		{"nested format error", parsed("net0", "name=eth0,ip=1.2.3.4"),
+			"net0: invalid format - format error\n" +
+				"net0.ip: invalid format - value does not look like a valid ipv4 network configuration\n\n\n"},
+		{"nested check without newline", ParamErrors{
+			{Param: "net0", Msg: "invalid format - format error", NL: true},
+			{Param: "net0.tag", Msg: "value must have a maximum value of 4094"},
+		}, "net0: invalid format - format error\nnet0.tag: value must have a maximum value of 4094\n\n"},
+		{"two nested", ParamErrors{
+			{Param: "net0", Msg: "invalid format - format error", NL: true},
+			{Param: "net0.ip", Msg: "invalid format - value does not look like a valid ipv4 network configuration", NL: true},
+			{Param: "net0.tag", Msg: "value must have a maximum value of 4094"},
+		}, "net0: invalid format - format error\n" +
+			"net0.ip: invalid format - value does not look like a valid ipv4 network configuration\n\n" +
+			"net0.tag: value must have a maximum value of 4094\n\n"},
+		{"format validator", ParamErrors{{Param: "hostname", Msg: "invalid format - value does not look like a valid DNS name", NL: true}},
+			"hostname: invalid format - value does not look like a valid DNS name\n\n"},
+		{"built-in check", ParamErrors{{Param: "memory", Msg: "value must have a minimum value of 16"}},
+			"memory: value must have a minimum value of 16\n"},
+		{"independent params", ParamErrors{
+			{Param: "memory", Msg: "value must have a minimum value of 16"},
+			{Param: "hostname", Msg: "invalid format - value does not look like a valid DNS name", NL: true},
+		}, "memory: value must have a minimum value of 16\nhostname: invalid format - value does not look like a valid DNS name\n\n"},
+	} {
+		want := "400 Parameter verification failed.\n" + tc.want + usage + "\n"
+		if got := tc.es.Stderr(usage); got != want {
+			t.Errorf("%s: got\n%q\nwant\n%q", tc.name, got, want)
+		}
 	}
 }
 

@@ -10,6 +10,7 @@ import (
 	"path"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,7 @@ type memCT struct {
 	users    map[string]int
 	groups   map[string]int
 	execs    [][]string
+	listen   []int // ports open to probes; nil: every port
 }
 
 // MemoryRuntime is a [Runtime] that keeps containers in memory. Commands
@@ -677,4 +679,43 @@ func sortInts(v []int) []int {
 	out := append([]int(nil), v...)
 	sort.Ints(out)
 	return out
+}
+
+// Listen declares the ports container vmid accepts connections on from
+// its node (health probes in memory clusters). Without a declaration a
+// running container accepts connections on every port.
+func (m *MemoryRuntime) Listen(vmid int, ports ...int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.ct(vmid).listen = append([]int{}, ports...)
+}
+
+// listening reports whether addr belongs to a running container that
+// accepts connections on port.
+func (m *MemoryRuntime) listening(addr string, port int) bool {
+	m.mu.Lock()
+	var ids []int
+	for id, c := range m.cts {
+		if c.running {
+			ids = append(ids, id)
+		}
+	}
+	m.mu.Unlock()
+	for _, id := range ids {
+		ifs, _ := m.Interfaces(context.Background(), id)
+		for _, f := range ifs {
+			if f.Name == "lo" {
+				continue
+			}
+			for _, a := range []string{f.Inet, f.Inet6} {
+				if ip, _, _ := strings.Cut(a, "/"); ip != "" && ip == addr {
+					m.mu.Lock()
+					l := m.cts[id].listen
+					m.mu.Unlock()
+					return l == nil || slices.Contains(l, port)
+				}
+			}
+		}
+	}
+	return false
 }

@@ -80,6 +80,11 @@ type Cluster struct {
 	// (sshtest.MemFS); such a file is copied to disk the first time a
 	// command needs it.
 	HostFiles func(path string) (data []byte, mode os.FileMode, ok bool)
+	// Probe, when set, decides whether a connection from a node to
+	// addr:port succeeds (curl and bash's /dev/tcp in the memory shell).
+	// Unset, an address of a running container of the memory runtime is
+	// open on the ports it listens on ([MemoryRuntime.Listen]).
+	Probe func(addr string, port int) bool
 
 	faults *faultSet
 	cmdlog *commandLog

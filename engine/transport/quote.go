@@ -9,7 +9,7 @@ import "strings"
 //
 // Words made only of characters that no POSIX shell treats specially stay
 // bare (so traces read like a terminal); everything else is single-quoted,
-// with embedded single quotes written as '\''. The empty word becomes ''.
+// with embedded single quotes written as '\”. The empty word becomes ”.
 func Quote(argv []string) string {
 	var b strings.Builder
 	for i, w := range argv {

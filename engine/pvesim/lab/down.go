@@ -33,11 +33,14 @@ func Down(ctx context.Context, root string) error {
 }
 
 func down(ctx context.Context, root string) error {
-	st, err := loadState(root)
+	st, err := loadStateOrBackup(root)
 	if err != nil {
 		// No (readable) record: undo only what is unmistakably the lab's.
 		st = &state{Bridge: DefaultBridge}
 	}
+	// The record may predate the daemons' pid files (an interrupted Up);
+	// those name root in their command line, so they are ours.
+	st.Procs = mergeProcs(st.Procs, procsFromPidFiles(root))
 	var errs []error
 	stopContainers(ctx, root)
 	for _, p := range st.Procs {
@@ -87,9 +90,27 @@ func down(ctx context.Context, root string) error {
 		errs = append(errs, fmt.Errorf("remove %s: %w", root, err))
 	}
 	if len(errs) > 0 {
+		// The backup stays: a retried down still knows what to restore.
 		return fmt.Errorf("pvelab down: %w", errors.Join(errs...))
 	}
+	if err := os.Remove(backupStatePath(root)); err != nil && !os.IsNotExist(err) {
+		return fmt.Errorf("pvelab down: %w", err)
+	}
 	return nil
+}
+
+// mergeProcs adds the processes of b that a does not list by pid.
+func mergeProcs(a, b []Proc) []Proc {
+	seen := map[int]bool{}
+	for _, p := range a {
+		seen[p.PID] = true
+	}
+	for _, p := range b {
+		if !seen[p.PID] {
+			a = append(a, p)
+		}
+	}
+	return a
 }
 
 // nodeLXCPaths lists every node lxcpath under root, with or without a lab
@@ -112,7 +133,11 @@ func stopContainers(ctx context.Context, root string) {
 			if _, err := os.Stat(filepath.Join(lp, e.Name(), "config")); err != nil {
 				continue
 			}
-			_ = run(ctx, nil, "lxc-stop", "-P", lp, "-n", e.Name(), "-k")
+			// Bounded: a wedged container must not keep down from
+			// finishing the rest of the cleanup.
+			sctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+			_ = run(sctx, nil, "lxc-stop", "-P", lp, "-n", e.Name(), "-k")
+			cancel()
 			os.RemoveAll(filepath.Join(lp, e.Name()))
 		}
 	}
@@ -278,4 +303,30 @@ func emptyDir(dir string, keep map[string]bool) error {
 		errs = append(errs, os.RemoveAll(filepath.Join(dir, e.Name())))
 	}
 	return errors.Join(errs...)
+}
+
+// procsFromPidFiles recovers the lab's daemons from the pid files they
+// write under root, for a lab whose state file is gone. A pid counts only
+// if its command line names root, so a recycled pid is never signalled.
+func procsFromPidFiles(root string) []Proc {
+	files := []string{filepath.Join(root, "dnsmasq.pid"), filepath.Join(root, "apt-cacher-ng", "pid")}
+	sshd, _ := filepath.Glob(filepath.Join(root, "nodes", "*", "sshd.pid"))
+	files = append(files, sshd...)
+	var out []Proc
+	for _, f := range files {
+		pid, err := readPidFile(f)
+		if err != nil || pid <= 0 {
+			continue
+		}
+		cmd, err := os.ReadFile(fmt.Sprintf("/proc/%d/cmdline", pid))
+		if err != nil || !strings.Contains(string(cmd), root+"/") {
+			continue
+		}
+		p := Proc{Name: filepath.Base(f), PID: pid}
+		if strings.HasSuffix(f, "sshd.pid") {
+			p.MountNS = mountNS(pid)
+		}
+		out = append(out, p)
+	}
+	return out
 }

@@ -93,12 +93,48 @@ func loadState(root string) (*state, error) {
 	return &s, nil
 }
 
+// backupStatePath is the copy of root's state kept outside root, in the
+// cache dir: a CI job that wiped /var/lib/pvelab (or a half-deleted root)
+// must still let Down restore /etc/subuid, ip_forward and the mount-point
+// directories Up created.
+func backupStatePath(root string) string {
+	name := strings.ReplaceAll(strings.Trim(filepath.Clean(root), "/"), "/", "_")
+	return filepath.Join(DefaultCacheDir, "state", name+".json")
+}
+
+// save writes the state to root and to its backup before Up makes the
+// change it records, so either copy describes everything done so far.
 func (s *state) save(root string) error {
 	b, err := json.MarshalIndent(s, "", "  ")
 	if err != nil {
 		return fmt.Errorf("encode lab state: %w", err)
 	}
-	return writeFileKeepMode(statePath(root), append(b, '\n'), 0o600)
+	b = append(b, '\n')
+	bk := backupStatePath(root)
+	if err := os.MkdirAll(filepath.Dir(bk), 0o700); err != nil {
+		return fmt.Errorf("lab state backup: %w", err)
+	}
+	if err := writeFileKeepMode(bk, b, 0o600); err != nil {
+		return err
+	}
+	return writeFileKeepMode(statePath(root), b, 0o600)
+}
+
+// loadStateOrBackup reads root's state, falling back to the backup copy.
+func loadStateOrBackup(root string) (*state, error) {
+	st, err := loadState(root)
+	if err == nil {
+		return st, nil
+	}
+	b, berr := os.ReadFile(backupStatePath(root))
+	if berr != nil {
+		return nil, err
+	}
+	var s state
+	if jerr := json.Unmarshal(b, &s); jerr != nil {
+		return nil, fmt.Errorf("decode lab state backup: %w", jerr)
+	}
+	return &s, nil
 }
 
 // lock serialises up/down/reset on one machine. It lives in the cache dir
@@ -147,7 +183,13 @@ func Up(ctx context.Context, opts UpOptions) (*labconf.Lab, error) {
 			}
 			return l, nil
 		}
-		fmt.Fprintln(opts.Log, "found a broken lab; taking it down first")
+	}
+	// Anything else may be the remains of an interrupted run (a state
+	// file, its backup, the marked bridge, the nft table, a root dir with
+	// containers): down undoes what is the lab's and is a no-op on a clean
+	// machine, so Up never trips over leftovers.
+	if leftovers(ctx, opts.Root) {
+		fmt.Fprintln(opts.Log, "found leftovers of an earlier lab; taking them down first")
 		if err := down(ctx, opts.Root); err != nil {
 			return nil, fmt.Errorf("take down broken lab: %w", err)
 		}
@@ -160,6 +202,16 @@ func Up(ctx context.Context, opts UpOptions) (*labconf.Lab, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// leftovers reports whether anything of a lab is on the machine.
+func leftovers(ctx context.Context, root string) bool {
+	for _, p := range []string{root, backupStatePath(root)} {
+		if _, err := os.Lstat(p); err == nil {
+			return true
+		}
+	}
+	return nftTableExists(ctx) || (linkExists(ctx, DefaultBridge) && linkAlias(DefaultBridge) == bridgeAlias)
 }
 
 func healthy(st *state) bool {
@@ -222,16 +274,24 @@ func up(ctx context.Context, opts UpOptions) (*labconf.Lab, error) {
 	}
 
 	for _, f := range []string{"/etc/subuid", "/etc/subgid"} {
-		added, err := ensureLine(f, subIDLine)
+		has, err := hasLine(f, subIDLine)
 		if err != nil {
 			return nil, err
 		}
+		if has {
+			continue
+		}
+		// Recorded before the change: an interrupted Up must not leave a
+		// line that Down does not know it added.
 		if f == "/etc/subuid" {
-			st.SubUIDAdded = added
+			st.SubUIDAdded = true
 		} else {
-			st.SubGIDAdded = added
+			st.SubGIDAdded = true
 		}
 		if err := st.save(root); err != nil {
+			return nil, err
+		}
+		if _, err := ensureLine(f, subIDLine); err != nil {
 			return nil, err
 		}
 	}
@@ -293,12 +353,12 @@ func up(ctx context.Context, opts UpOptions) (*labconf.Lab, error) {
 	}
 	for _, d := range append([]string{"/run/sshd"}, hostMountPoints...) {
 		if _, err := os.Stat(d); os.IsNotExist(err) {
-			if err := os.MkdirAll(d, 0o755); err != nil {
-				return nil, fmt.Errorf("mount point %s: %w", d, err)
-			}
 			st.CreatedDirs = append(st.CreatedDirs, d)
 			if err := st.save(root); err != nil {
 				return nil, err
+			}
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return nil, fmt.Errorf("mount point %s: %w", d, err)
 			}
 		}
 	}

@@ -76,6 +76,7 @@ func TestLabE2E(t *testing.T) {
 		t.Log("pvelab built without the simulator: pct over ssh not tested")
 	}
 	t.Run("lxcrt", func(t *testing.T) { testRuntime(t, ctx, l) })
+	t.Run("privileged-static", func(t *testing.T) { testPrivilegedStatic(t, ctx, l) })
 
 	st, err := lab.GetStatus(ctx, root)
 	if err != nil || !st.Up {
@@ -381,5 +382,52 @@ func testRuntime(t *testing.T, ctx context.Context, l *labconf.Lab) {
 	}
 	if _, err := os.Stat(filepath.Join(rootDir, "etc/os-release")); err != nil {
 		t.Errorf("remove touched the volume: %v", err)
+	}
+}
+
+// testPrivilegedStatic starts a privileged container with a static
+// address and checks it reaches the bridge.
+func testPrivilegedStatic(t *testing.T, ctx context.Context, l *labconf.Lab) {
+	n := l.Nodes[1]
+	rt := lxcrt.New(l, n.Name)
+	const vmid = 9101
+	rootDir := filepath.Join(n.StorageRoot, "images", fmt.Sprint(vmid), "subvol-9101-disk-0")
+	if err := rt.Extract(ctx, filepath.Join(l.TemplateCache, lab.TemplateName), rootDir, false); err != nil {
+		t.Fatalf("extract: %v", err)
+	}
+	subnet := netip.MustParsePrefix(l.Subnet)
+	a := subnet.Addr().As4()
+	ip := netip.AddrFrom4([4]byte{a[0], a[1], a[2], 42})
+	spec := pvesim.StartSpec{VMID: vmid, Hostname: "static", RootDir: rootDir,
+		Nets: []pvesim.NetSpec{{Name: "eth0", Bridge: l.Bridge, IP: fmt.Sprintf("%s/%d", ip, subnet.Bits()), GW: l.Gateway, MTU: 1400}}}
+	if err := rt.Start(ctx, spec); err != nil {
+		t.Fatalf("start: %v", err)
+	}
+	defer rt.Remove(context.Background(), vmid)
+	var out bytes.Buffer
+	for i := 0; i < 60; i++ {
+		out.Reset()
+		if _, err := rt.Exec(ctx, vmid, []string{"ip", "-4", "-o", "addr", "show", "eth0"}, nil, &out, &out); err != nil {
+			t.Fatal(err)
+		}
+		if strings.Contains(out.String(), ip.String()+"/") {
+			break
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	if !strings.Contains(out.String(), ip.String()+"/") {
+		t.Fatalf("static address not configured: %s", out.String())
+	}
+	// The host has no ping; the container's reaches the bridge address.
+	out.Reset()
+	if code, err := rt.Exec(ctx, vmid, []string{"ping", "-c", "1", "-W", "5", l.Gateway}, nil, &out, &out); err != nil || code != 0 {
+		t.Errorf("%s cannot reach the gateway %s: %d %v\n%s", ip, l.Gateway, code, err, out.String())
+	}
+	var st syscall.Stat_t
+	if err := syscall.Lstat(filepath.Join(rootDir, "etc/hostname"), &st); err != nil || st.Uid != 0 {
+		t.Errorf("privileged guest file owner %d (%v), want 0", st.Uid, err)
+	}
+	if err := rt.Stop(ctx, vmid, true); err != nil || rt.Running(vmid) {
+		t.Fatalf("force stop: %v", err)
 	}
 }

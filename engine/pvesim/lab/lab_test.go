@@ -1,9 +1,11 @@
 package lab
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
+	"fmt"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -150,6 +152,10 @@ func TestEnsureRemoveLine(t *testing.T) {
 			if err := os.WriteFile(p, []byte(tt.before), 0o600); err != nil {
 				t.Fatal(err)
 			}
+			has, err := hasLine(p, subIDLine)
+			if err != nil || has == tt.added {
+				t.Fatalf("hasLine before = %v, %v", has, err)
+			}
 			added, err := ensureLine(p, subIDLine)
 			if err != nil || added != tt.added {
 				t.Fatalf("ensureLine = %v, %v", added, err)
@@ -173,6 +179,43 @@ func TestEnsureRemoveLine(t *testing.T) {
 	}
 	if err := removeLine(filepath.Join(t.TempDir(), "missing"), subIDLine); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestMergeProcs(t *testing.T) {
+	tests := []struct {
+		name string
+		a, b []Proc
+		want []int
+	}{
+		{"both empty", nil, nil, nil},
+		{"recorded only", []Proc{{PID: 1}}, nil, []int{1}},
+		{"pid files add", []Proc{{PID: 1}}, []Proc{{PID: 2}}, []int{1, 2}},
+		{"recorded wins", []Proc{{PID: 1, Name: "sshd-pve1"}}, []Proc{{PID: 1, Name: "sshd.pid"}}, []int{1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var got []int
+			for _, p := range mergeProcs(tt.a, tt.b) {
+				got = append(got, p.PID)
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Errorf("got %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestBackupStatePath(t *testing.T) {
+	tests := []struct{ root, want string }{
+		{"/var/lib/pvelab", "var_lib_pvelab.json"},
+		{"/var/lib/pvelab/", "var_lib_pvelab.json"},
+		{"/tmp/x/lab", "tmp_x_lab.json"},
+	}
+	for _, tt := range tests {
+		if got := backupStatePath(tt.root); got != filepath.Join(DefaultCacheDir, "state", tt.want) {
+			t.Errorf("backupStatePath(%q) = %q", tt.root, got)
+		}
 	}
 }
 
@@ -224,4 +267,14 @@ func TestMountsUnder(t *testing.T) {
 func resolverUsed(resolver string, more ...string) []netip.Prefix {
 	p, _ := netip.MustParseAddr(resolver).Prefix(16)
 	return append(prefixes(more...), p)
+}
+
+func TestMissingPackages(t *testing.T) {
+	if _, err := os.Stat("/usr/bin/dpkg-query"); err != nil {
+		t.Skip("no dpkg")
+	}
+	got := missingPackages(context.Background(), []string{"dpkg", "pvelab-no-such-package"})
+	if len(got) != 1 || got[0] != "pvelab-no-such-package" {
+		t.Fatalf("missing = %v", got)
+	}
 }

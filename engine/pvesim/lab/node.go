@@ -24,6 +24,11 @@ var hostMountPoints = []string{"/etc/pve", "/var/lib/vz"}
 
 func nodeDir(root, name string) string { return filepath.Join(root, "nodes", name) }
 
+// sshdConfig is the node sshd's configuration. SHLVL=1 matters: Debian's
+// bash sources ~/.bashrc for a command run by sshd (SSH_SOURCE_BASHRC) only
+// when its shell level stays below 2, and root's .bashrc on the build
+// machines runs pyenv init, which costs seconds per SSH command and puts
+// its shims before the PVE commands on PATH. HOME stays /root, as on PVE.
 func sshdConfig(l *labconf.Lab, n labconf.Node) string {
 	dir := nodeDir(l.Root, n.Name)
 	return fmt.Sprintf(`# pvelab node %[1]s
@@ -43,7 +48,7 @@ MaxStartups 64:30:128
 PrintMotd no
 LogLevel ERROR
 Subsystem sftp internal-sftp
-SetEnv %[5]s=%[1]s %[6]s=%[4]s/lab.json PATH=%[4]s/bin:/usr/sbin:/usr/bin:/sbin:/bin
+SetEnv %[5]s=%[1]s %[6]s=%[4]s/lab.json PATH=%[4]s/bin:/usr/sbin:/usr/bin:/sbin:/bin SHLVL=1
 `, n.Name, n.Port, dir, l.Root, labconf.EnvNode, labconf.EnvConfig)
 }
 

@@ -16,20 +16,34 @@ var RequiredPackages = []string{"lxc", "openssh-server", "debootstrap", "dnsmasq
 // systemd host; the lab runs its own dnsmasq and apt-cacher-ng instead.
 var autoStartedServices = map[string]string{"apt-cacher-ng": "apt-cacher-ng", "lxc": "lxc-net"}
 
-func installed(ctx context.Context, pkg string) bool {
-	out, err := output(ctx, "dpkg-query", "-W", "-f=${Status}", pkg)
-	return err == nil && strings.HasSuffix(strings.TrimSpace(out), "install ok installed")
+// missingPackages asks dpkg once for all of pkgs (one call: each
+// dpkg-query reads the whole status database, slow on a busy machine).
+func missingPackages(ctx context.Context, pkgs []string) []string {
+	args := append([]string{"-W", "-f=${Package} ${Status}\n"}, pkgs...)
+	// Exit status 1 only means some package is unknown; the output still
+	// lists the known ones.
+	out, _ := output(ctx, "dpkg-query", args...)
+	ok := map[string]bool{}
+	for _, line := range strings.Split(out, "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 2 && strings.HasSuffix(line, "install ok installed") {
+			name, _, _ := strings.Cut(f[0], ":") // drop :amd64
+			ok[name] = true
+		}
+	}
+	var missing []string
+	for _, p := range pkgs {
+		if !ok[p] {
+			missing = append(missing, p)
+		}
+	}
+	return missing
 }
 
 // ensurePackages installs what is missing and returns the names of the
 // packages it installed.
 func ensurePackages(ctx context.Context, log io.Writer) ([]string, error) {
-	var missing []string
-	for _, p := range RequiredPackages {
-		if !installed(ctx, p) {
-			missing = append(missing, p)
-		}
-	}
+	missing := missingPackages(ctx, RequiredPackages)
 	if len(missing) == 0 {
 		return nil, nil
 	}

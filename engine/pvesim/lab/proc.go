@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
@@ -158,7 +157,7 @@ func pidsInMountNS(ns string) []int {
 
 // killMountNS kills every process left in ns, first politely.
 func killMountNS(ns string) {
-	for round, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
+	for _, sig := range []syscall.Signal{syscall.SIGTERM, syscall.SIGKILL} {
 		pids := pidsInMountNS(ns)
 		if len(pids) == 0 {
 			return
@@ -172,7 +171,6 @@ func killMountNS(ns string) {
 			}
 			time.Sleep(50 * time.Millisecond)
 		}
-		_ = round
 	}
 }
 
@@ -197,5 +195,3 @@ func readPidFile(path string) (int, error) {
 	}
 	return strconv.Atoi(strings.TrimSpace(string(b)))
 }
-
-var _ = filepath.Join

@@ -9,6 +9,20 @@ import (
 // subIDLine is the id range unprivileged lab containers map root to.
 const subIDLine = "root:100000:65536"
 
+// hasLine reports whether path already has line (a missing file has none).
+func hasLine(path, line string) (bool, error) {
+	b, err := os.ReadFile(path)
+	if err != nil && !os.IsNotExist(err) {
+		return false, fmt.Errorf("read %s: %w", path, err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if strings.TrimSpace(l) == line {
+			return true, nil
+		}
+	}
+	return false, nil
+}
+
 // ensureLine appends line to path unless a line already grants it. It
 // reports whether it changed the file, so Down removes only what Up added.
 func ensureLine(path, line string) (bool, error) {

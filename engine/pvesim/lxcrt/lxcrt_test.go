@@ -307,7 +307,7 @@ func TestUnixMode(t *testing.T) {
 		{0o644, 0o644},
 		{0o755 | os.ModeSetuid, 0o4755},
 		{0o777 | os.ModeSticky | os.ModeDir, 0o1777},
-		{0o2750 &^ 0o2000 | os.ModeSetgid, 0o2750},
+		{0o2750&^0o2000 | os.ModeSetgid, 0o2750},
 	}
 	for _, tt := range tests {
 		if got := unixMode(tt.m); got != tt.want {

@@ -194,6 +194,10 @@ func (c *Client) dial(ctx context.Context) (*conn, HostInfo, error) {
 	info.HostKeyType = hk.key.Type()
 	info.HostKeyFingerprint = gossh.FingerprintSHA256(hk.key)
 	info.HostKeyAdded = hk.added
+	if hk.added {
+		c.log.Info().Str("address", info.Address).Str("host_key", info.HostKeyType+" "+info.HostKeyFingerprint).
+			Str("known_hosts", c.r.knownHosts).Msg("trusted new host key (accept-new)")
+	}
 	c.log.Debug().Str("address", info.Address).Str("server", info.ServerVersion).
 		Str("host_key", info.HostKeyFingerprint).Bool("host_key_added", hk.added).
 		Dur("took", time.Since(start)).Msg("ssh connected")
@@ -377,6 +381,10 @@ func (c *Client) Run(ctx context.Context, cmd transport.Command) (transport.Resu
 	if err := cmd.Validate(); err != nil {
 		return transport.Result{}, fmt.Errorf("run %s on %s: %w", display, c.r.name, err)
 	}
+	// Checked first: select below may pick a free slot over a done context.
+	if err := ctx.Err(); err != nil {
+		return transport.Result{}, fmt.Errorf("%w: run %s on %s: %w", transport.ErrCancelled, display, c.r.name, err)
+	}
 	if err := c.acquire(ctx); err != nil {
 		return transport.Result{}, fmt.Errorf("%w: run %s on %s: waiting for a session slot: %w", transport.ErrCancelled, display, c.r.name, err)
 	}
@@ -414,6 +422,8 @@ func (c *Client) run(ctx context.Context, cmd transport.Command, red *transport.
 	}
 }
 
+// startError marks a failure of the exec request itself, as opposed to a
+// session that ended without an exit status.
 type startError struct{ err error }
 
 func (e startError) Error() string { return e.err.Error() }
@@ -460,7 +470,9 @@ func (c *Client) runOnce(ctx context.Context, cmd transport.Command, red *transp
 		return res, false, cancelled(ctx.Err())
 	}
 	defer sess.Close()
-	var stdout, stderr bytes.Buffer
+	// Locked buffers: after a cancel we read them while the session's copy
+	// goroutines may still be writing.
+	var stdout, stderr lockedBuffer
 	sess.Stdout, sess.Stderr = &stdout, &stderr
 	if cmd.Stdin != nil {
 		sess.Stdin = cmd.Stdin
@@ -500,6 +512,11 @@ func (c *Client) runOnce(ctx context.Context, cmd transport.Command, red *transp
 	// the connection broke. Find out, so the next command redials.
 	res.ExitCode = -1
 	alive := !k.isDead() && k.probe(2*time.Second)
+	var se startError
+	if alive && errors.As(werr, &se) {
+		// The server answered the exec request with a refusal: nothing ran.
+		return res, false, fmt.Errorf("%w: %s on %s: the host refused the exec request: %v", transport.ErrUnreachable, display, c.r.name, se.err)
+	}
 	if !alive {
 		k.kill(fmt.Errorf("%w: connection lost", transport.ErrUnreachable))
 		if cmd.ReadOnly {
@@ -570,7 +587,9 @@ func (c *Client) stop(ctx context.Context, k *conn, sess *gossh.Session, done <-
 	}
 	defer ks.Close()
 	kdone := make(chan error, 1)
-	go func() { kdone <- ks.Run(transport.Quote([]string{"sh", "-c", killTagged, "sh", cancelEnv + "=" + tag})) }()
+	go func() {
+		kdone <- ks.Run(transport.Quote([]string{"sh", "-c", killTagged, "sh", cancelEnv + "=" + tag}))
+	}()
 	select {
 	case err := <-kdone:
 		if err != nil {
@@ -579,4 +598,22 @@ func (c *Client) stop(ctx context.Context, k *conn, sess *gossh.Session, done <-
 	case <-kctx.Done():
 		c.log.Debug().Msg("kill cancelled command: timed out")
 	}
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// Bytes returns a copy of what was written so far.
+func (l *lockedBuffer) Bytes() []byte {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return bytes.Clone(l.b.Bytes())
 }

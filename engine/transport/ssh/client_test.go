@@ -606,3 +606,35 @@ func TestPool(t *testing.T) {
 		t.Error("unknown host must fail")
 	}
 }
+
+// BenchmarkInProcessShared isolates the transport's own per-command cost
+// (no process is started on the server side), for comparison with the
+// real-sshd benchmarks, where sshd's fork and the login shell dominate.
+func BenchmarkInProcessShared(b *testing.B) {
+	s := sshtest.Start(b)
+	c, err := Dial(context.Background(), cfgFor(s))
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	reportMedian(b, func() {
+		if _, err := c.Run(context.Background(), transport.Command{Argv: []string{"true"}}); err != nil {
+			b.Fatal(err)
+		}
+	})
+}
+
+// BenchmarkInProcessFresh: dial, handshake, auth, `true`, close per op.
+func BenchmarkInProcessFresh(b *testing.B) {
+	s := sshtest.Start(b)
+	reportMedian(b, func() {
+		c, err := Dial(context.Background(), cfgFor(s))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if _, err := c.Run(context.Background(), transport.Command{Argv: []string{"true"}}); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	})
+}

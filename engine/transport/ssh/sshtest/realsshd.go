@@ -154,8 +154,10 @@ SetEnv PATH=%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME
 	d.cmd = exec.Command(SSHDPath, "-D", "-e", "-f", conf)
 	d.cmd.Stdout = d.log
 	d.cmd.Stderr = d.log
-	// Its own process group, so stopping it also stops its session children.
-	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Its own process group, so stopping it also stops its session children;
+	// and killed with the test binary, should the test panic or time out
+	// before its cleanup runs.
+	d.cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := d.cmd.Start(); err != nil {
 		return fmt.Errorf("start %s: %w", SSHDPath, err)
 	}

@@ -333,17 +333,21 @@ func (s *Server) handleConn(c net.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			ran := s.handleSession(ch, creqs)
-			s.mu.Lock()
-			s.active--
-			s.mu.Unlock()
-			st.mu.Lock()
-			st.open--
-			if ran {
-				st.finished++
-			}
-			drop := s.dropAfter > 0 && st.finished >= s.dropAfter
-			st.mu.Unlock()
+			drop := false
+			// The accounting runs before the channel is closed: a client may
+			// open its next session as soon as it sees the close.
+			s.handleSession(ch, creqs, func(ran bool) {
+				s.mu.Lock()
+				s.active--
+				s.mu.Unlock()
+				st.mu.Lock()
+				st.open--
+				if ran {
+					st.finished++
+				}
+				drop = s.dropAfter > 0 && st.finished >= s.dropAfter
+				st.mu.Unlock()
+			})
 			if drop {
 				c.Close()
 			}
@@ -364,13 +368,15 @@ func (s *Server) sleepOrClosed(d time.Duration) bool {
 	}
 }
 
-// handleSession serves one session channel; it reports whether an exec ran.
-func (s *Server) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) bool {
+// handleSession serves one session channel; finish is called (with whether
+// an exec ran) just before the channel is closed.
+func (s *Server) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request, finish func(ran bool)) {
+	started := false
 	defer ch.Close()
+	defer func() { finish(started) }()
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	execDone := make(chan int, 1)
-	started := false
 	for {
 		select {
 		case req, ok := <-reqs:
@@ -380,7 +386,7 @@ func (s *Server) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) bool {
 				if started {
 					<-execDone
 				}
-				return started
+				return
 			}
 			switch req.Type {
 			case "exec":
@@ -416,7 +422,7 @@ func (s *Server) handleSession(ch ssh.Channel, reqs <-chan *ssh.Request) bool {
 			binary.BigEndian.PutUint32(status, uint32(code))
 			_ = ch.CloseWrite()
 			_, _ = ch.SendRequest("exit-status", false, status)
-			return true
+			return
 		}
 	}
 }

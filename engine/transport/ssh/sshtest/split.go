@@ -20,13 +20,15 @@ var ErrUnsupportedShell = errors.New("unsupported shell syntax")
 // double quotes, and a NAME=value first word (an assignment).
 func SplitCommand(cmdline string) ([]string, error) {
 	var (
-		argv    []string
-		cur     strings.Builder
-		inWord  bool
-		quoted  bool // the current word had a quote, so NAME=value is not an assignment
-		i       int
-		n       = len(cmdline)
-		bad     = func(what string) error { return fmt.Errorf("%w: %s at byte %d of %q", ErrUnsupportedShell, what, i, cmdline) }
+		argv   []string
+		cur    strings.Builder
+		inWord bool
+		quoted bool // the current word had a quote, so NAME=value is not an assignment
+		i      int
+		n      = len(cmdline)
+		bad    = func(what string) error {
+			return fmt.Errorf("%w: %s at byte %d of %q", ErrUnsupportedShell, what, i, cmdline)
+		}
 		endWord = func() error {
 			if !inWord {
 				return nil
