@@ -48,6 +48,8 @@ type planCase struct {
 	interrupted []string
 	// edit makes hand changes on the simulator after the apply.
 	edit func(t *testing.T, s *sim)
+	// down lists hosts that cannot be reached when the snapshot is taken.
+	down []string
 	// exit is what `plan --detailed-exitcode` returns.
 	exit int
 	// want is the action of each container the plan lists.
@@ -81,6 +83,11 @@ var cases = []planCase{
 		want: map[string]plan.Action{"cache": plan.ActionCreate, "db": plan.ActionCreate, "web": plan.ActionCreate}},
 	{dir: "interrupted", stack: demo, applied: demo, interrupted: []string{"web"}, exit: 3,
 		want: map[string]plan.Action{"cache": plan.ActionNoOp, "db": plan.ActionNoOp, "web": plan.ActionReplace}},
+	// Not in the issue's list, but the rule it illustrates matters most:
+	// containers on a host that cannot be observed are unknown, never
+	// "create", and the plan fails.
+	{dir: "unreachable", stack: demo, applied: demo, down: []string{"pve2"}, exit: 1,
+		want: map[string]plan.Action{"cache": plan.ActionNoOp, "db": plan.ActionNoOp, "web": plan.ActionNoOp}},
 }
 
 // debian12 is the template the stacks resolve to (on every node's local
@@ -140,8 +147,8 @@ func TestPlans(t *testing.T) {
 				if want, ok := tc.want[ch.Container]; !ok || ch.Action != want {
 					t.Errorf("%s: action %s, want %s", ch.Container, ch.Action, want)
 				}
-				if ch.Unknown {
-					t.Errorf("%s: unknown", ch.Container)
+				if down := obs.Host(ch.Host) != nil && !obs.Host(ch.Host).Reachable; ch.Unknown != down {
+					t.Errorf("%s: unknown %v, host down %v", ch.Container, ch.Unknown, down)
 				}
 			}
 			if len(p.Changes) != len(tc.want) {
@@ -235,14 +242,23 @@ func (s *sim) run(t *testing.T, node string, argv ...string) string {
 	return string(res.Stdout)
 }
 
-func (s *sim) observe(t *testing.T, hosts []string) *inventory.State {
+// observe reads the hosts with the real observer; the down hosts refuse
+// the connection.
+func (s *sim) observe(t *testing.T, hosts []string, down ...string) *inventory.State {
 	t.Helper()
 	var targets []inventory.HostTarget
 	for _, h := range hosts {
-		targets = append(targets, inventory.HostTarget{Key: h, Runner: s.runners[h]})
+		tg := inventory.HostTarget{Key: h, Runner: s.runners[h]}
+		if contains(down, h) {
+			tg.Runner = nil
+			tg.Dial = func(context.Context) (transport.Runner, error) {
+				return nil, fmt.Errorf("%w: dial tcp 192.0.2.2:22: connect: connection refused", transport.ErrUnreachable)
+			}
+		}
+		targets = append(targets, tg)
 	}
 	st, ds := inventory.Observe(context.Background(), targets, inventory.Options{})
-	if ds.HasErrors() {
+	if ds.HasErrors() && len(down) == 0 {
 		t.Fatalf("observe: %v", ds.Err())
 	}
 	return st
@@ -303,7 +319,7 @@ func writeSnapshot(t *testing.T, tc planCase) {
 	if tc.edit != nil {
 		tc.edit(t, s)
 	}
-	obs := s.observe(t, d.Stack.HostNames())
+	obs := s.observe(t, d.Stack.HostNames(), tc.down...)
 	// The simulator reports the free space of the disk the test runs on;
 	// a snapshot is fixed, so sizes are set to round numbers.
 	for _, h := range obs.Hosts {

@@ -10,8 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"gopkg.in/yaml.v3"
-
+	"github.com/lxcplan/lxcplan/engine/manifest"
 	"github.com/lxcplan/lxcplan/recipes"
 )
 
@@ -64,9 +63,16 @@ func loadAll(t *testing.T) []recipe {
 			t.Errorf("%s: %v", d.Name(), err)
 			continue
 		}
-		var doc map[string]any
-		if err := yaml.Unmarshal(b, &doc); err != nil {
+		// Decoded the way the loader does: only engine/manifest imports the
+		// YAML library.
+		v, err := manifest.DecodeYAML(b)
+		if err != nil {
 			t.Errorf("%s/recipe.yaml: %v", d.Name(), err)
+			continue
+		}
+		doc, ok := v.(map[string]any)
+		if !ok {
+			t.Errorf("%s/recipe.yaml: not a mapping", d.Name())
 			continue
 		}
 		out = append(out, recipe{dir: d.Name(), doc: doc})
@@ -136,7 +142,7 @@ func TestRecipesWellFormed(t *testing.T) {
 				t.Errorf("container.version = %#v, want the string \"12\"", c["version"])
 			}
 			for _, k := range []string{"cores", "memory", "disk"} {
-				if _, ok := c[k].(int); !ok {
+				if _, ok := c[k].(int64); !ok {
 					t.Errorf("container.%s = %#v, want an int", k, c[k])
 				}
 			}

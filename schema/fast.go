@@ -22,7 +22,9 @@ import (
 // case whose semantics it does not copy exactly (an unusual Go type, a
 // fractional bound, a deep chain of in-place subschemas); unknown is never
 // treated as valid, and it does not turn into valid through not, oneOf or
-// if, so a wrong shortcut cannot hide a violation.
+// if, so a wrong shortcut cannot hide a violation. "Invalid" must be as
+// exact as "valid": a branch wrongly called invalid could make a oneOf
+// look satisfied. fast_test.go compares both answers with the library.
 
 // verdict is the checker's answer for one value against one subschema.
 type verdict uint8

@@ -12,25 +12,33 @@ import (
 	"testing"
 
 	jsonschema6 "github.com/santhosh-tekuri/jsonschema/v6"
-	"gopkg.in/yaml.v3"
 )
 
-// yamlUnmarshal decodes YAML, turning a decoder panic into an error: the
-// fuzz target feeds it arbitrary bytes.
-func yamlUnmarshal(b []byte, v any) (err error) {
+// yamlDecoder is manifest.DecodeYAML, set by yamlhook_test.go: this package's
+// tests cannot import engine/manifest (it imports schema), and only manifest
+// may import the YAML library.
+var yamlDecoder func([]byte) (any, error)
+
+// yamlUnmarshal decodes YAML into *v, turning a decoder panic into an error:
+// the fuzz target feeds it arbitrary bytes.
+func yamlUnmarshal(b []byte, v *any) (err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("yaml panic: %v", r)
 		}
 	}()
-	return yaml.Unmarshal(b, v)
+	if yamlDecoder == nil {
+		return fmt.Errorf("no YAML decoder: yamlhook_test.go did not run")
+	}
+	*v, err = yamlDecoder(b)
+	return err
 }
 
 // decodeYAML decodes YAML into plain values, the way the loader does.
 func decodeYAML(t testing.TB, src string) any {
 	t.Helper()
 	var v any
-	if err := yaml.Unmarshal([]byte(src), &v); err != nil {
+	if err := yamlUnmarshal([]byte(src), &v); err != nil {
 		t.Fatalf("bad test YAML: %v\n%s", err, src)
 	}
 	return v
@@ -55,7 +63,7 @@ func fixtures(t testing.TB) map[string]Kind {
 }
 
 func TestKinds(t *testing.T) {
-	if got := Kinds(); !slices.Equal(got, []Kind{Recipe, Stack}) {
+	if got := Kinds(); !slices.Equal(got, []Kind{Plan, Recipe, Stack}) {
 		t.Fatalf("Kinds() = %v", got)
 	}
 	if _, err := Text("plan-nope"); err == nil {

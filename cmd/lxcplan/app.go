@@ -32,7 +32,7 @@ type env struct {
 // run is main without os.Exit, so tests drive the whole CLI in-process.
 func run(args []string, in io.Reader, out, errOut io.Writer) int {
 	app, e := newApp(in, out, errOut)
-	err := app.Run(args)
+	err := app.Run(interspersed(app, args))
 	return exitCode(err, e.errOut)
 }
 
@@ -78,6 +78,12 @@ func newApp(in io.Reader, out, errOut io.Writer) (*cli.App, *env) {
 			planCommand(e),
 			diffCommand(e),
 			inventoryCommand(e),
+			statusCommand(e),
+			execCommand(e),
+			outputsCommand(e),
+			unlockCommand(e),
+			destroyCommand(e),
+			updateCommand(e),
 		},
 	}
 	setUsageHandlers(app.Commands)
@@ -131,7 +137,7 @@ func oneArg(c *cli.Context, what string) (string, error) {
 	case 1:
 		return c.Args().First(), nil
 	case 0:
-		return "", usagef("%s: missing %s; usage: lxcplan %s", c.Command.Name, what, c.Command.UsageText)
+		return "", usagef("%s: missing %s; usage: %s", c.Command.Name, what, c.Command.UsageText)
 	}
 	return "", usagef("%s: want one %s, got %d arguments", c.Command.Name, what, c.NArg())
 }

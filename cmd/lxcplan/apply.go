@@ -4,22 +4,19 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"os"
 	"os/signal"
-	"sort"
-	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"text/tabwriter"
 	"time"
 
 	"github.com/urfave/cli/v2"
 
+	"github.com/lxcplan/lxcplan/engine/diag"
 	"github.com/lxcplan/lxcplan/engine/exec"
 	"github.com/lxcplan/lxcplan/engine/journal"
 	"github.com/lxcplan/lxcplan/engine/lock"
@@ -43,7 +40,7 @@ func applyCommand(e *env) *cli.Command {
 		Usage: "make the hosts match a stack (or a saved plan)",
 		UsageText: "lxcplan apply STACK|PLANFILE [--yes] [--dry-run] [--parallelism N] [--per-host N] [--on-failure rollback|keep]\n" +
 			"    [--allow-unprotected] [--lock-timeout DURATION] [--target NAME]...\n" +
-			"lxcplan apply STACK --resume-rollback JOURNAL",
+			"lxcplan apply --resume-rollback JOURNAL STACK",
 		Description: `Takes the stack's cluster-wide lock, observes the hosts, plans, and applies the plan:
 containers run in parallel as soon as their dependencies are started or healthy. On a
 failure (or the first Ctrl-C) the run stops and everything it did is rolled back (exit 1);
@@ -96,14 +93,15 @@ func applyAction(c *cli.Context, e *env) error {
 	defer hs.Close()
 	var rec *transport.Recorder
 	if c.Bool("dry-run") {
-		rec = &transport.Recorder{PassReadOnly: true, Out: e.out}
+		rec = &transport.Recorder{PassReadOnly: true, Out: &syncWriter{w: e.out}}
 	}
-	hosts, err := connectAll(c.Context, hs, d.Stack, reg, rec)
+	hosts, direct, err := connectAll(c.Context, hs, d.Stack, reg, rec)
 	if err != nil {
 		return err
 	}
 
-	pr := &progress{w: e.errOut, json: jsonEvents, reg: reg}
+	pr := newApplyProgress(e, jsonEvents, reg)
+	defer pr.close()
 	ctx, cancel := context.WithCancel(c.Context)
 	defer cancel()
 	sigs, stop := interrupts()
@@ -115,7 +113,7 @@ func applyAction(c *cli.Context, e *env) error {
 		case <-ctx.Done():
 			return
 		}
-		fmt.Fprintln(e.errOut, "interrupted: stopping and rolling back (press Ctrl-C again to stop the rollback and keep the journal)")
+		pr.note("interrupted: stopping and rolling back (press Ctrl-C again to stop the rollback and keep the journal)")
 		cancel()
 		select {
 		case <-sigs:
@@ -125,7 +123,7 @@ func applyAction(c *cli.Context, e *env) error {
 	}()
 
 	if jp := c.String("resume-rollback"); jp != "" {
-		return resumeRollback(ctx, e, d, hosts, jp, c.Duration("lock-timeout"), pr, abort)
+		return resumeRollback(ctx, e, d, hosts, jp, lockTimeout(c), pr, abort)
 	}
 
 	dir, err := journal.DefaultDir()
@@ -140,20 +138,21 @@ func applyAction(c *cli.Context, e *env) error {
 			AllowUnprotected: c.Bool("allow-unprotected"), Yes: c.Bool("yes"), DryRun: c.Bool("dry-run"),
 			Observer: pr.event, JournalDir: dir, RunID: runID, Secrets: reg,
 		},
-		LockTimeout: c.Duration("lock-timeout"),
+		LockTimeout: lockTimeout(c),
 		Targets:     c.StringSlice("target"),
 		StackFile:   stackPath,
 		Saved:       saved,
 		Lock:        lock.Options{Holder: lock.CurrentHolder(version, "lxcplan apply")},
+		LockRunner:  direct[d.Stack.HostNames()[0]],
 		OnLockWait: func(h *lock.Holder) {
 			who := "another run"
 			if h != nil {
 				who = h.String()
 			}
-			fmt.Fprintf(e.errOut, "stack %s is locked by %s; waiting up to %s\n", d.Stack.Name, who, c.Duration("lock-timeout"))
+			pr.note(fmt.Sprintf("stack %s is locked by %s; waiting up to %s", d.Stack.Name, who, c.Duration("lock-timeout")))
 		},
 		OnPlan: func(p *plan.Plan, opts *exec.Options) error {
-			fmt.Fprintln(e.errOut, render.SummaryLine(p))
+			pr.note(render.SummaryLine(p))
 			if !p.Destructive || opts.Yes || opts.DryRun {
 				return nil
 			}
@@ -166,26 +165,25 @@ func applyAction(c *cli.Context, e *env) error {
 		},
 	}
 
-	type outcome struct {
-		p   *plan.Plan
-		res *exec.Result
-		err error
+	o.Abort = abort
+	_, res, err := exec.RunApply(ctx, d, hosts, o)
+	if errors.Is(err, exec.ErrAborted) {
+		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted again: rollback stopped; finish it with: lxcplan apply --resume-rollback %s %s", journalPath, stackPath)}
 	}
-	done := make(chan outcome, 1)
-	go func() {
-		p, res, err := exec.RunApply(ctx, d, hosts, o)
-		done <- outcome{p, res, err}
-	}()
-	var out outcome
-	select {
-	case out = <-done:
-	case <-abort:
-		return &exitError{code: exitInterrupted, err: fmt.Errorf("interrupted again: rollback stopped; finish it with: lxcplan apply %s --resume-rollback %s", stackPath, journalPath)}
+	pr.close()
+	if res != nil {
+		writeSummary(e, res, reg, rec != nil)
 	}
-	if out.res != nil {
-		writeSummary(e.out, out.res, rec != nil)
+	return applyExit(e, err, res)
+}
+
+// lockTimeout is --lock-timeout for lock.Acquire, where 0 means its
+// default: on the command line 0 means "do not wait".
+func lockTimeout(c *cli.Context) time.Duration {
+	if d := c.Duration("lock-timeout"); d > 0 {
+		return d
 	}
-	return applyExit(e, out.err, out.res)
+	return -1
 }
 
 // readApplyInput tells a plan file (JSON) from a stack file.
@@ -209,21 +207,24 @@ func readApplyInput(arg string) (stackPath string, saved *plan.Plan, err error) 
 
 // connectAll dials every host of the stack once; every runner masks the
 // run's secrets, and in a dry run records instead of changing anything.
-func connectAll(ctx context.Context, hs *hostSet, st *model.Stack, reg *secrets.Registry, rec *transport.Recorder) (map[string]transport.Runner, error) {
-	hosts := map[string]transport.Runner{}
+//
+// direct are the same runners without the dry-run recorder, for the stack
+// lock, which a dry run takes for real.
+func connectAll(ctx context.Context, hs *hostSet, st *model.Stack, reg *secrets.Registry, rec *transport.Recorder) (hosts, direct map[string]transport.Runner, err error) {
+	hosts, direct = map[string]transport.Runner{}, map[string]transport.Runner{}
 	for _, name := range st.HostNames() {
 		r, err := hs.dialer(name)(ctx)
 		if err != nil {
-			return nil, fmt.Errorf("connect to %s (%s): %w", name, hs.address(name), err)
+			return nil, nil, fmt.Errorf("connect to %s (%s): %w", name, hs.address(name), err)
 		}
-		mws := []transport.Middleware{reg.Middleware()}
+		direct[name] = transport.Chain(r, reg.Middleware())
+		hosts[name] = direct[name]
 		if rec != nil {
 			hr := &transport.Recorder{Host: name, PassReadOnly: true, Out: rec.Out}
-			mws = append(mws, transport.DryRun(hr))
+			hosts[name] = transport.Chain(r, reg.Middleware(), transport.DryRun(hr))
 		}
-		hosts[name] = transport.Chain(r, mws...)
 	}
-	return hosts, nil
+	return hosts, direct, nil
 }
 
 // confirm asks before destroying or replacing; without a terminal it
@@ -272,10 +273,13 @@ func applyExit(e *env, err error, res *exec.Result) error {
 	if errors.As(err, &ee) {
 		return err
 	}
+	if _, ok := diag.From(err); ok {
+		return err // exit code from the diagnostics' class (65 for input)
+	}
 	return &exitError{code: exitFailed, err: err}
 }
 
-func resumeRollback(ctx context.Context, e *env, d *model.Desired, hosts map[string]transport.Runner, path string, timeout time.Duration, pr *progress, abort <-chan struct{}) error {
+func resumeRollback(ctx context.Context, e *env, d *model.Desired, hosts map[string]transport.Runner, path string, timeout time.Duration, pr *applyProgress, abort <-chan struct{}) error {
 	log, err := journal.Read(path)
 	if err != nil {
 		return fmt.Errorf("read journal: %w", err)
@@ -325,94 +329,51 @@ func resumeRollback(ctx context.Context, e *env, d *model.Desired, hosts map[str
 	return nil
 }
 
-// progress prints one line per event to stderr, or a JSON object per
-// event with --log-format json. Secrets are masked again here: an event's
-// text passed through the executor's masking already, this is the last line
-// of defence before a terminal or a CI log.
-type progress struct {
-	w    io.Writer
-	json bool
+// syncWriter serialises writes from the per-host recorders, which run
+// concurrently.
+type syncWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (s *syncWriter) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.w.Write(p)
+}
+
+// applyProgress shows the executor's events: live lines on a terminal, one
+// line per event otherwise, JSON events with --log-format json (see
+// newProgressView). Notes (lock waits, interrupts) print above the live block.
+type applyProgress struct {
+	pv   *render.Progress
 	reg  *secrets.Registry
-	mu   sync.Mutex
+	once sync.Once
 }
 
-func (p *progress) event(ev exec.Event) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	errText := ""
-	if ev.Err != nil {
-		errText = p.reg.String(ev.Err.Error())
-	}
-	if p.json {
-		b, _ := json.Marshal(struct {
-			Type      string    `json:"type"`
-			Time      time.Time `json:"time"`
-			Container string    `json:"container,omitempty"`
-			Host      string    `json:"host,omitempty"`
-			VMID      int       `json:"vmid,omitempty"`
-			Phase     string    `json:"phase"`
-			Message   string    `json:"message,omitempty"`
-			Error     string    `json:"error,omitempty"`
-		}{"apply_event", ev.Time, ev.Container, ev.Host, ev.VMID, ev.Phase, p.reg.String(ev.Message), errText})
-		fmt.Fprintf(p.w, "%s\n", b)
-		return
-	}
-	vmid := "-"
-	if ev.VMID != 0 {
-		vmid = strconv.Itoa(ev.VMID)
-	}
-	host := ev.Host
-	if host == "" {
-		host = "-"
-	}
-	line := fmt.Sprintf("%s %s %s %s  %s", ev.Time.Format("15:04:05"), host, vmid, orDash(ev.Container), ev.Phase)
-	if m := p.reg.String(ev.Message); m != "" {
-		line += ": " + m
-	}
-	if errText != "" {
-		line += ": " + errText
-	}
-	fmt.Fprintln(p.w, line)
+func newApplyProgress(e *env, jsonEvents bool, reg *secrets.Registry) *applyProgress {
+	return &applyProgress{pv: newProgressView(e.stderr(), e.errOut, jsonEvents, e.color, reg), reg: reg}
 }
 
-func orDash(s string) string {
-	if s == "" {
-		return "-"
-	}
-	return s
-}
+func (p *applyProgress) event(ev exec.Event) { p.pv.Event(progressEvent(ev, p.reg)) }
+
+func (p *applyProgress) note(s string) { p.pv.Note(p.reg.String(s)) }
+
+// close draws the final frame; it is safe to call more than once.
+func (p *applyProgress) close() { p.once.Do(func() { p.pv.Close() }) }
 
 // writeSummary prints the table at the end of an apply: container, host,
-// vmid, status, IP, outputs (secret ones as "(secret)"), time taken.
-func writeSummary(w io.Writer, res *exec.Result, dry bool) {
+// vmid, IP, outputs (secret ones as "(secret)"), time taken.
+func writeSummary(e *env, res *exec.Result, reg *secrets.Registry, dry bool) {
 	if len(res.Containers) == 0 {
 		return
 	}
 	if dry {
-		fmt.Fprintln(w, "\n(dry run: nothing was changed)")
+		fmt.Fprintln(e.out, "\n(dry run: nothing was changed)")
 	}
-	fmt.Fprintln(w)
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "CONTAINER\tHOST\tVMID\tSTATUS\tIP\tOUTPUTS\tTIME")
-	for _, c := range res.Containers {
-		vmid := "-"
-		if c.VMID != 0 {
-			vmid = strconv.Itoa(c.VMID)
-		}
-		var outs []string
-		for k, o := range c.Outputs {
-			v := o.Value
-			if o.Secret {
-				v = plan.SecretText
-			}
-			outs = append(outs, k+"="+v)
-		}
-		sort.Strings(outs)
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\n", c.Name, orDash(c.Host), vmid, c.Status, orDash(c.IP),
-			orDash(strings.Join(outs, " ")), c.Duration.Round(100*time.Millisecond))
-	}
-	tw.Flush()
+	fmt.Fprintln(e.out)
+	render.Summary(e.out, summaryRows(res), render.SummaryOptions{Color: e.color, Redact: reg.String})
 	if res.JournalPath != "" && len(res.Left) > 0 {
-		fmt.Fprintf(w, "journal: %s\n", res.JournalPath)
+		fmt.Fprintf(e.out, "journal: %s\n", res.JournalPath)
 	}
 }

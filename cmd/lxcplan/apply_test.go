@@ -9,8 +9,12 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 
+	"github.com/lxcplan/lxcplan/engine/exec"
+	"github.com/lxcplan/lxcplan/engine/journal"
 	"github.com/lxcplan/lxcplan/engine/lock"
+	"github.com/lxcplan/lxcplan/engine/manifest"
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/transport"
 	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
@@ -125,7 +129,7 @@ func TestApplyCommand(t *testing.T) {
 		}
 	}
 	// One line per event: time host vmid container phase.
-	if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d pve1 10\d db  installing step 1/2: step 1/2: apt`).MatchString(errOut) {
+	if !regexp.MustCompile(`(?m)^\d\d:\d\d:\d\d pve1 10\d db  installing step 1/2: apt: install nginx-light`).MatchString(errOut) {
 		t.Errorf("progress lines missing:\n%s", errOut)
 	}
 
@@ -185,6 +189,9 @@ func TestApplyDryRun(t *testing.T) {
 			t.Errorf("dry run ran %s", transport.Quote(e.Argv))
 		}
 	}
+	if strings.Contains(out, "mkdir /etc/pve/priv/lock") {
+		t.Errorf("the stack lock is real in a dry run, not a recorded command:\n%s", out)
+	}
 }
 
 func TestApplyFailureExitCodes(t *testing.T) {
@@ -200,7 +207,7 @@ func TestApplyFailureExitCodes(t *testing.T) {
 
 	// Rollback that cannot finish: exit 4, the journal named; resume it.
 	lab.c.FailOn("pct", "^start 10[0-9]", 1, "startup for container '100' failed\n", 255)
-	lab.c.AddFault(pvesim.Fault{Tool: "pct", Match: "^destroy", N: 1, Times: 100, Stderr: "can't lock file '/run/lock/lxc/pve-config-100.lock' - got timeout\n", Exit: 255})
+	lab.c.AddFault(pvesim.Fault{Tool: "pct", Match: "^destroy", N: 1, Times: 100, Stderr: "lvremove 'pve/vm-100-disk-0' error: device busy\n", Exit: 255})
 	code, out, errOut = lab.run(t, "apply", lab.stack)
 	if code != exitRollbackPartial {
 		t.Fatalf("exit %d, want 4\n%s\n%s", code, out, errOut)
@@ -210,7 +217,7 @@ func TestApplyFailureExitCodes(t *testing.T) {
 		t.Fatalf("exit 4 should list what is left and the journal:\n%s", errOut)
 	}
 	lab.c.ClearFaults()
-	code, out, errOut = lab.run(t, "apply", lab.stack, "--resume-rollback", m[1])
+	code, out, errOut = lab.run(t, "apply", "--resume-rollback", m[1], lab.stack)
 	if code != 0 || !strings.Contains(out, "rollback complete") {
 		t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
 	}
@@ -222,15 +229,7 @@ func TestApplyFailureExitCodes(t *testing.T) {
 func TestApplyLockedStack(t *testing.T) {
 	lab := newApplyLab(t)
 	n, _ := lab.c.Node("pve2")
-	r := transport.RunFunc(func(ctx context.Context, c transport.Command) (transport.Result, error) {
-		var o, e strings.Builder
-		code := n.Exec(ctx, c.Argv, c.Stdin, &o, &e)
-		res := transport.Result{Stdout: []byte(o.String()), Stderr: []byte(e.String()), ExitCode: code}
-		if code != 0 {
-			return res, &transport.ExitError{Host: "pve2", Argv: c.Argv, Code: code, Stderr: res.Stderr}
-		}
-		return res, nil
-	})
+	r := nodeExecRunner(n)
 	held, err := lock.Acquire(context.Background(), r, "shop", lock.Options{Timeout: -1, Holder: lock.Holder{User: "bob", Host: "ci", PID: 7, Command: "lxcplan apply"}})
 	if err != nil {
 		t.Fatal(err)
@@ -240,4 +239,151 @@ func TestApplyLockedStack(t *testing.T) {
 	if code != exitFailed || !strings.Contains(errOut, "bob@ci pid 7") {
 		t.Fatalf("exit %d, want 1 naming bob@ci\n%s\n%s", code, out, errOut)
 	}
+}
+
+// fakeInterrupts makes apply hear Ctrl-C from the returned channel.
+func fakeInterrupts(t *testing.T) chan os.Signal {
+	t.Helper()
+	ch := make(chan os.Signal, 2)
+	old := interrupts
+	interrupts = func() (<-chan os.Signal, func()) { return ch, func() {} }
+	t.Cleanup(func() { interrupts = old })
+	return ch
+}
+
+// TestApplyInterrupt: the first Ctrl-C rolls back (exit 1); a second one
+// during the rollback exits 130 and leaves the journal for
+// --resume-rollback.
+func TestApplyInterrupt(t *testing.T) {
+	t.Run("once", func(t *testing.T) {
+		lab := newApplyLab(t)
+		lab.c.Memory().SetDuration(`apt-get`, 2*time.Second)
+		sig := fakeInterrupts(t)
+		go func() {
+			waitFor(t, lab, "apt-get")
+			sig <- os.Interrupt
+		}()
+		code, out, errOut := lab.run(t, "apply", lab.stack)
+		if code != exitFailed || !strings.Contains(errOut, "rolled back") {
+			t.Fatalf("exit %d, want 1 after a rollback\n%s\n%s", code, out, errOut)
+		}
+		if confs, _ := filepath.Glob(filepath.Join(lab.c.Dir, "nodes", "*", "lxc", "*.conf")); len(confs) != 0 {
+			t.Errorf("left after the interrupt: %v", confs)
+		}
+	})
+	t.Run("twice", func(t *testing.T) {
+		lab := newApplyLab(t)
+		lab.c.Memory().SetDuration(`apt-get`, 2*time.Second)
+		lab.c.AddFault(pvesim.Fault{Tool: "pct", Match: "^destroy", Action: "delay", DelayMS: 1500})
+		sig := fakeInterrupts(t)
+		go func() {
+			waitFor(t, lab, "apt-get")
+			sig <- os.Interrupt
+			waitFor(t, lab, "pct stop")
+			sig <- os.Interrupt
+		}()
+		code, out, errOut := lab.run(t, "apply", lab.stack)
+		m := regexp.MustCompile(`--resume-rollback (\S+\.jsonl)`).FindStringSubmatch(errOut)
+		if code != exitInterrupted || m == nil {
+			t.Fatalf("exit %d, want 130 naming the journal\n%s\n%s", code, out, errOut)
+		}
+		lab.c.ClearFaults()
+		// The abandoned rollback goes on in this test process (a real
+		// process has exited): let it finish before resuming.
+		waitUndone(t, m[1])
+		if code, out, errOut := lab.run(t, "apply", "--resume-rollback", m[1], lab.stack); code != 0 {
+			t.Fatalf("resume: exit %d\n%s\n%s", code, out, errOut)
+		}
+		if confs, _ := filepath.Glob(filepath.Join(lab.c.Dir, "nodes", "*", "lxc", "*.conf")); len(confs) != 0 {
+			t.Errorf("left after the resumed rollback: %v", confs)
+		}
+	})
+}
+
+func waitUndone(t *testing.T, path string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		log, err := journal.Read(path)
+		if err == nil {
+			pending := 0
+			for _, e := range log.Entries {
+				if len(e.Undo) > 0 && e.Undone == journal.UndoPending {
+					pending++
+				}
+			}
+			if pending == 0 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// waitFor polls the command log (and the containers' commands) until a
+// command containing s ran.
+func waitFor(t *testing.T, lab *applyLab, s string) {
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, e := range lab.c.Commands() {
+			if strings.Contains(strings.Join(e.Argv, " "), s) {
+				return
+			}
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Errorf("no command with %q ran", s)
+}
+
+func TestApplyPlanFile(t *testing.T) {
+	lab := newApplyLab(t)
+	o := manifest.Options{Env: map[string]string{}, UserDefaultsFile: "-"}
+	st, ds := manifest.LoadStackFile(lab.stack, o)
+	d, rds := manifest.Resolve(st, o)
+	if ds.HasErrors() || rds.HasErrors() {
+		t.Fatal(ds, rds)
+	}
+	hosts := map[string]transport.Runner{}
+	for _, name := range []string{"pve1", "pve2"} {
+		n, _ := lab.c.Node(name)
+		hosts[name] = nodeExecRunner(n)
+	}
+	p, _, err := exec.Prepare(context.Background(), d, hosts, []string{"pve1", "pve2"}, exec.RunOptions{StackFile: lab.stack})
+	if err != nil {
+		t.Fatal(err)
+	}
+	planFile := filepath.Join(t.TempDir(), "plan.json")
+	f, err := os.Create(planFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := p.WriteJSON(f); err != nil {
+		t.Fatal(err)
+	}
+	f.Close()
+	if code, out, errOut := lab.run(t, "apply", planFile); code != 0 {
+		t.Fatalf("apply PLANFILE: exit %d\n%s\n%s", code, out, errOut)
+	}
+	// The same plan again: the hosts changed under it.
+	n := len(lab.c.Commands())
+	code, out, errOut := lab.run(t, "apply", planFile)
+	if code != exitFailed || !strings.Contains(errOut, "stale plan") {
+		t.Fatalf("stale plan: exit %d\n%s\n%s", code, out, errOut)
+	}
+	for _, e := range lab.c.Commands()[n:] {
+		if e.Argv[0] == "pct" && (e.Argv[1] == "create" || e.Argv[1] == "set") {
+			t.Errorf("a stale plan ran %s", transport.Quote(e.Argv))
+		}
+	}
+}
+
+func nodeExecRunner(n *pvesim.Node) transport.Runner {
+	return transport.RunFunc(func(ctx context.Context, c transport.Command) (transport.Result, error) {
+		var o, e strings.Builder
+		code := n.Exec(ctx, c.Argv, c.Stdin, &o, &e)
+		res := transport.Result{Stdout: []byte(o.String()), Stderr: []byte(e.String()), ExitCode: code}
+		if code != 0 {
+			return res, &transport.ExitError{Host: n.Name, Argv: c.Argv, Code: code, Stderr: res.Stderr}
+		}
+		return res, nil
+	})
 }

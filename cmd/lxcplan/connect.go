@@ -3,8 +3,13 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
+	"sync"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/lxcplan/lxcplan/engine/inventory"
 	"github.com/lxcplan/lxcplan/engine/model"
@@ -37,7 +42,7 @@ func newHostSet(e *env, st *model.Stack) *hostSet {
 			IdentityFile:      h.Identity,
 			KnownHostsFile:    e.knownHosts,
 			AcceptNewHostKeys: e.acceptNewHostKeys,
-			Logger:            e.log,
+			Logger:            zerologTransport{e.log},
 		})
 	}
 	hs.pool = ssh.NewPool(cfgs...)
@@ -65,7 +70,20 @@ func (hs *hostSet) middlewares(name string) []transport.Middleware {
 	if !hs.e.trace {
 		return nil
 	}
-	return []transport.Middleware{transport.Trace(hs.e.errOut, name+": ")}
+	return []transport.Middleware{transport.Trace(hs.e.stderr(), name)}
+}
+
+// errWriters holds one mutex-guarded stderr per run (per env): the -x
+// trace of every host's runner and the progress output write to it from
+// many goroutines, and the stream itself (a bytes.Buffer in tests, a pipe in
+// CI) is not safe for concurrent writes.
+var errWriters sync.Map // *env → *syncWriter
+
+// stderr is e.errOut behind the run's shared lock; everything written to
+// stderr while commands run concurrently goes through it.
+func (e *env) stderr() io.Writer {
+	w, _ := errWriters.LoadOrStore(e, &syncWriter{w: e.errOut})
+	return w.(*syncWriter)
 }
 
 // dialer connects to one host: locally for `local: true`, else over SSH.
@@ -84,4 +102,34 @@ func (hs *hostSet) dialer(name string) inventory.Dialer {
 		}
 		return transport.Chain(c, hs.middlewares(name)...), nil
 	}
+}
+
+// zerologTransport adapts the CLI's zerolog logger to transport.Logger, so
+// that zerolog stays a dependency of this package only.
+type zerologTransport struct{ log zerolog.Logger }
+
+func (z zerologTransport) Log(level transport.LogLevel, msg string, fields ...transport.Field) {
+	lvl := zerolog.DebugLevel
+	if level == transport.LogInfo {
+		lvl = zerolog.InfoLevel
+	}
+	ev := z.log.WithLevel(lvl)
+	if ev == nil {
+		return // below the configured level
+	}
+	for _, f := range fields {
+		switch v := f.Value.(type) {
+		case string:
+			ev = ev.Str(f.Key, v)
+		case bool:
+			ev = ev.Bool(f.Key, v)
+		case int:
+			ev = ev.Int(f.Key, v)
+		case time.Duration:
+			ev = ev.Dur(f.Key, v)
+		default:
+			ev = ev.Interface(f.Key, v)
+		}
+	}
+	ev.Msg(msg)
 }

@@ -9,10 +9,13 @@ import (
 	"github.com/urfave/cli/v2"
 
 	"github.com/lxcplan/lxcplan/engine/diag"
+	"github.com/lxcplan/lxcplan/engine/exec"
 	"github.com/lxcplan/lxcplan/engine/inventory"
 	"github.com/lxcplan/lxcplan/engine/model"
 	"github.com/lxcplan/lxcplan/engine/plan"
 	"github.com/lxcplan/lxcplan/engine/render"
+	"github.com/lxcplan/lxcplan/engine/secrets"
+	"github.com/lxcplan/lxcplan/engine/transport"
 )
 
 func planCommand(e *env) *cli.Command {
@@ -46,6 +49,7 @@ vmid or address held by a guest this stack does not manage, ...); 65 invalid sta
 				return err
 			}
 			var obs *inventory.State
+			var key []byte
 			if f := c.String("inventory"); f != "" {
 				if obs, err = readInventory(f); err != nil {
 					return err
@@ -53,9 +57,9 @@ vmid or address held by a guest this stack does not manage, ...); 65 invalid sta
 			} else {
 				// The observation's diagnostics are part of the plan's
 				// (plan.Diff includes them), so they are not printed here.
-				obs, _ = observeStack(c.Context, e, d.Stack)
+				obs, key = observeWithKey(c.Context, e, d.Stack)
 			}
-			p, ds := plan.Diff(d, obs, plan.Options{Targets: c.StringSlice("target"), StackFile: path})
+			p, ds := plan.Diff(d, obs, plan.Options{Targets: c.StringSlice("target"), StackFile: path, SecretKey: key})
 			return finishPlan(e, p, ds, planOutput{
 				format: format, out: c.String("out"), detailed: c.Bool("detailed-exitcode"), what: "plan",
 			})
@@ -165,6 +169,35 @@ func readInventory(path string) (*inventory.State, error) {
 		return nil, &exitError{code: exitInvalidInput, err: fmt.Errorf("%s: %w", path, err)}
 	}
 	return s, nil
+}
+
+// observeWithKey is observeStack plus the stack's fingerprint key, read
+// (never created: plan changes nothing) from the first host's cluster, so
+// secret values given in the stack are compared. Without a readable key the
+// plan warns that secrets are not compared, as it does offline.
+func observeWithKey(ctx context.Context, e *env, st *model.Stack) (*inventory.State, []byte) {
+	hs := newHostSet(e, st)
+	defer hs.Close()
+	var targets []inventory.HostTarget
+	for _, name := range st.HostNames() {
+		targets = append(targets, inventory.HostTarget{Key: name, Dial: hs.dialer(name)})
+	}
+	obs, _ := inventory.Observe(ctx, targets, inventory.Options{})
+	names := st.HostNames()
+	if len(names) == 0 {
+		return obs, nil
+	}
+	r, err := hs.dialer(names[0])(ctx)
+	if err != nil {
+		return obs, nil
+	}
+	reg := secrets.NewRegistry() // masks the key in a -x trace
+	key, err := exec.ReadStackKey(ctx, transport.Chain(r, reg.Middleware()), st.Name, reg, "")
+	if err != nil {
+		e.log.Warn().Err(err).Msg("read the stack's fingerprint key")
+		return obs, nil
+	}
+	return obs, key
 }
 
 // observeStack reads every host of the stack, one connection per host.

@@ -55,6 +55,7 @@ func TestPlanGoldenExitCodes(t *testing.T) {
 		{"migrate", "migrate/stack.yaml", exitChanges},
 		{"vmid-taken", "vmid-taken/stack.yaml", exitFailed},
 		{"interrupted", "demo/stack.yaml", exitDestructive},
+		{"unreachable", "demo/stack.yaml", exitFailed},
 	}
 	for _, tc := range cases {
 		t.Run(tc.dir, func(t *testing.T) {

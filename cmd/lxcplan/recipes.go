@@ -202,7 +202,7 @@ func allRecipes(e *env, stack string) ([]listedRecipe, diag.Diagnostics, error) 
 	if stack == "" {
 		return all, nil, nil
 	}
-	resolved, err := stackSources(e, stack, sources.NewResolver())
+	resolved, err := stackSources(e, stack, sources.NewResolver(manifest.YAMLCodec))
 	if err != nil {
 		return nil, nil, err
 	}
@@ -294,7 +294,7 @@ func showRecipe(e *env, c *cli.Context, name string) error {
 	if stack == "" {
 		return usagef("recipes show %s: a source recipe needs --stack STACK to find source %q", name, src)
 	}
-	resolved, err := stackSources(e, stack, sources.NewResolver())
+	resolved, err := stackSources(e, stack, sources.NewResolver(manifest.YAMLCodec))
 	if err != nil {
 		return err
 	}
@@ -394,7 +394,7 @@ func lockRecipes(e *env, c *cli.Context) error {
 	if err != nil {
 		return err
 	}
-	res := &sources.Resolver{AllowUnlocked: true}
+	res := &sources.Resolver{AllowUnlocked: true, Codec: manifest.YAMLCodec}
 	if update {
 		if len(names) == 0 {
 			res.UpdateAll = true
@@ -409,48 +409,56 @@ func lockRecipes(e *env, c *cli.Context) error {
 		return ds.Err()
 	}
 	for _, n := range names {
-		if src := st.Sources[n]; src == nil || src.Git == "" {
-			return usagef("lock --update %s: stack %s declares no git source %q", n, stack, n)
+		if st.Sources[n] == nil {
+			return usagef("lock --update %s: stack %s declares no source %q", n, stack, n)
 		}
 	}
 	printDiagnostics(e.errOut, ds)
 	sess := res.Session(stack)
 	old, _ := sess.Lock()
 	lock := sources.NewLock()
+	resolved := map[string]*sources.Resolved{}
 	var sds diag.Diagnostics
 	for _, name := range sortedNames(st.Sources) {
 		src := st.Sources[name]
-		if src.Git == "" {
-			// A vendored copy keeps being verified against its old pins.
-			if old != nil && old.Sources[name] != nil {
-				lock.Sources[name] = old.Sources[name]
-			}
-			continue
+		var was *sources.LockedSource
+		if old != nil {
+			was = old.Sources[name]
+		}
+		if src.Git == "" && was == nil {
+			continue // the user's own folder: not pinned
 		}
 		r, rds := sess.Source(context.Background(), src)
 		sds = append(sds, rds...)
-		if r != nil {
-			lock.Sources[name] = &sources.LockedSource{Git: r.URL, Ref: r.Ref, Commit: r.Commit, Recipes: map[string]*sources.LockedRecipe{}}
+		switch {
+		case r == nil:
+		case src.Git == "":
+			// A vendored copy stays pinned; its origin is kept for the record.
+			lock.Sources[name] = &sources.LockedSource{Git: was.Git, Ref: was.Ref, Kind: was.Kind, Commit: was.Commit, Recipes: map[string]*sources.LockedRecipe{}}
+		default:
+			lock.Sources[name] = &sources.LockedSource{Git: r.URL, Ref: r.Ref, Kind: r.Kind, Commit: r.Commit, Recipes: map[string]*sources.LockedRecipe{}}
 		}
+		resolved[name] = r
 	}
 	if sds.HasErrors() {
 		return sds.Err()
 	}
+	// Loading verified every pin that is not being updated, so pinning what
+	// is there now keeps those pins and records the new and updated ones.
 	for _, cn := range st.ContainerNames {
 		ref := st.Containers[cn].Recipe
 		ls := lock.Sources[ref.Source]
 		loaded := st.Containers[cn].Loaded
-		if ref.Kind != model.RefSource || ls == nil || loaded == nil || st.Sources[ref.Source].Git == "" {
+		if ref.Kind != model.RefSource || ls == nil || loaded == nil {
 			continue
 		}
-		r, _ := sess.Source(context.Background(), st.Sources[ref.Source])
-		pin, err := sources.Pin(r, ref.Name, loaded.Version)
+		pin, err := sources.Pin(resolved[ref.Source], ref.Name, loaded.Version)
 		if err != nil {
 			return fmt.Errorf("lock %s/%s: %w", ref.Source, ref.Name, err)
 		}
 		ls.Recipes[ref.Name] = pin
 	}
-	if err := sources.WriteLock(sess.LockPath(), lock); err != nil {
+	if err := sources.WriteLock(sess.LockPath(), lock, manifest.YAMLCodec); err != nil {
 		return err
 	}
 	nrec := 0
@@ -484,7 +492,7 @@ func shortCommit(c string) string {
 }
 
 func vendorRecipes(e *env, stack, dir string) error {
-	res := sources.NewResolver()
+	res := sources.NewResolver(manifest.YAMLCodec)
 	resolved, err := stackSources(e, stack, res)
 	if err != nil {
 		return err

@@ -12,7 +12,7 @@ func schemaCommand(e *env) *cli.Command {
 	return &cli.Command{
 		Name:      "schema",
 		Usage:     "print a JSON Schema (self-contained, for editors and CI)",
-		UsageText: "lxcplan schema recipe|stack",
+		UsageText: "lxcplan schema recipe|stack|plan",
 		Action: func(c *cli.Context) error {
 			kinds := schema.Kinds()
 			names := make([]string, len(kinds))

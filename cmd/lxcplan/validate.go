@@ -7,6 +7,7 @@ import (
 
 	"github.com/lxcplan/lxcplan/engine/diag"
 	"github.com/lxcplan/lxcplan/engine/manifest"
+	"github.com/lxcplan/lxcplan/engine/sources"
 )
 
 func validateCommand(e *env) *cli.Command {
@@ -21,10 +22,11 @@ func validateCommand(e *env) *cli.Command {
 			}
 			opts := manifestOptions(c)
 			var all diag.Diagnostics
-			for _, path := range c.Args().Slice() {
-				ds := manifest.ValidateFile(path, opts)
+			// Files are checked in parallel; results stay in argument order.
+			paths := c.Args().Slice()
+			for i, ds := range manifest.ValidateFiles(paths, opts) {
 				if !ds.HasErrors() {
-					fmt.Fprintf(e.out, "%s: valid\n", path)
+					fmt.Fprintf(e.out, "%s: valid\n", paths[i])
 				}
 				all = append(all, ds...)
 			}
@@ -43,6 +45,15 @@ func setFlag() cli.Flag {
 }
 
 // manifestOptions collects the loader options common to every command that reads a stack.
+// Git recipe sources are fetched (or read from the cache) and checked against
+// lxcplan.lock. Commands that change hosts also ask the remote whether a
+// pinned tag moved, so a moved tag stops plan and apply even on a machine
+// whose cache already holds the old commit.
 func manifestOptions(c *cli.Context) manifest.Options {
-	return manifest.Options{Sets: c.StringSlice("set")}
+	res := sources.NewResolver(manifest.YAMLCodec)
+	switch c.Command.Name {
+	case "plan", "apply", "update":
+		res.CheckRemote = true
+	}
+	return manifest.Options{Sets: c.StringSlice("set"), Sources: res}
 }

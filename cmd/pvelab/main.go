@@ -42,6 +42,7 @@ commands:
   down                                  take the lab down and remove what it changed
   status [--json]                       show the lab
   reset                                 destroy all containers and cluster state; keep network and sshd
+  env                                   print shell exports (LAB_PVE1_HOST=..., LAB_IDENTITY=...) for a stack
 
 exit codes: 0 ok, 1 failure, 64 usage error
 `
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return cmdStatus(ctx, args[2:], stdout, stderr)
 	case "reset":
 		return cmdReset(ctx, args[2:], stderr)
+	case "env":
+		return cmdEnv(args[2:], stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
 		return exitOK

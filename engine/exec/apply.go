@@ -40,6 +40,45 @@ type run struct {
 
 	tmu   sync.Mutex
 	tmpls map[string]*onceErr
+
+	// snapPrefix names the run's snapshots ("lxcplan-" when empty;
+	// `lxcplan update` uses "lxcplan-update-").
+	snapPrefix string
+
+	// readOnly: nothing may change (a run without changes); values never
+	// generate a secret then.
+	readOnly bool
+}
+
+// outputsOnly computes what unchanged containers expose, for the summary,
+// in dependency order (outputs may use a dependency's outputs).
+func (r *run) outputsOnly(ctx context.Context) {
+	g := dag.New[string]()
+	for _, c := range r.in.Desired.Containers {
+		g.AddNode(c.Name)
+		for _, dep := range c.DependsOn {
+			g.DependsOn(c.Name, dep.Name)
+		}
+	}
+	order, err := g.TopoOrder()
+	if err != nil {
+		return
+	}
+	for _, name := range order {
+		c := r.in.Desired.Container(name)
+		var ch *plan.Change
+		for _, x := range r.in.Plan.Changes {
+			if x.Container == name {
+				ch = x
+			}
+		}
+		if c == nil || ch == nil {
+			continue
+		}
+		cr := &ContainerResult{Name: name, Host: c.Host, VMID: ch.VMID, Action: ch.Action, Status: StatusUnchanged}
+		r.setResult(cr)
+		_ = r.unchanged(ctx, &ct{ch: ch, c: c, cr: cr, host: c.Host, vmid: ch.VMID})
+	}
 }
 
 type onceErr struct {
@@ -66,8 +105,15 @@ func Apply(ctx context.Context, in Inputs, hosts map[string]transport.Runner, op
 	}
 	r.seedMarkers()
 	if !in.Plan.HasChanges() {
-		// Nothing to do: not even a journal or a secret read, so a
-		// re-apply runs no command at all beyond the observation.
+		// Nothing to do and no journal: only the outputs for the summary,
+		// from one read of the stored secrets.
+		r.readOnly = true
+		if err := r.loadSecrets(ctx); err == nil {
+			// A stack applied before keys existed gets one now; a failure
+			// only means the next plan warns again.
+			_ = r.ensureKey(ctx)
+			r.outputsOnly(ctx)
+		}
 		r.collect(res)
 		return res, nil
 	}
@@ -94,13 +140,17 @@ func Apply(ctx context.Context, in Inputs, hosts map[string]transport.Runner, op
 	if err := r.loadSecrets(ctx); err != nil {
 		return res, err
 	}
-
-	err := r.walk(ctx)
+	err := r.ensureKey(ctx)
+	if err == nil {
+		err = r.walk(ctx)
+	}
 	if err == nil {
 		err = r.destroys(ctx)
 	}
-	if err == nil && ctx.Err() != nil {
-		err = ctx.Err()
+	if ctx.Err() != nil {
+		// The failures the walk saw are consequences of the interrupt
+		// (or of a lost lock): name the cause.
+		err = fmt.Errorf("interrupted: %w", context.Cause(ctx))
 	}
 	res.Mutations = r.mutations
 	if err == nil {
@@ -125,7 +175,7 @@ func Apply(ctx context.Context, in Inputs, hosts map[string]transport.Runner, op
 	}
 	res.RolledBack = true
 	for _, c := range res.Containers {
-		if c.Status == StatusOK || c.Status == StatusFailed {
+		if c.Status == StatusOK || c.Status == StatusInterrupted {
 			c.Status = StatusRolledBack
 		}
 	}
@@ -279,6 +329,9 @@ func (r *run) walk(ctx context.Context) error {
 	}
 	for _, name := range g.Nodes() {
 		ch := changes[name]
+		if ch.Action == plan.ActionNoOp {
+			continue
+		}
 		r.em.emit(Event{Container: name, Host: r.hostOf(ch), VMID: ch.VMID, Phase: PhaseQueued, Message: string(ch.Action)})
 	}
 	wo := dag.WalkOptions[string]{
@@ -305,6 +358,14 @@ func (r *run) walk(ctx context.Context) error {
 	})
 	for name, err := range errs {
 		var se *dag.SkipError[string]
+		if errors.Is(err, dag.ErrInterrupted) {
+			r.mu.Lock()
+			if cr := r.results[name]; cr != nil {
+				cr.Status = StatusInterrupted
+			}
+			r.mu.Unlock()
+			continue
+		}
 		if errors.As(err, &se) {
 			ch := changes[name]
 			cr := &ContainerResult{Name: name, Host: r.hostOf(ch), VMID: ch.VMID, Action: ch.Action, Status: StatusSkipped, Err: err}

@@ -122,9 +122,13 @@ func TestCreateThenReapplyIsNoOp(t *testing.T) {
 		t.Errorf("re-apply ran mutating commands %q (mutations %d, journal %q)", m, res2.Mutations, res2.JournalPath)
 	}
 	for _, c := range res2.Containers {
-		if c.Status != exec.StatusUnchanged {
-			t.Errorf("%s: %s on re-apply", c.Name, c.Status)
+		if c.Status != exec.StatusUnchanged || c.IP == "" {
+			t.Errorf("%s: %s (ip %q) on re-apply", c.Name, c.Status, c.IP)
 		}
+	}
+	// The summary still has the outputs (from one read of the secrets).
+	if u := res2.Container("web").Outputs["url"].Value; u != "http://"+web.IP+"/" {
+		t.Errorf("web url on re-apply = %q", u)
 	}
 }
 
@@ -275,7 +279,7 @@ func TestFailureRollsBackToExactlyBefore(t *testing.T) {
 func TestRollbackIncompleteLeavesJournal(t *testing.T) {
 	s := newSim(t, "pve1", "pve2")
 	s.c.FailOn("pct", "^start 10[0-9]", 1, "startup for container '100' failed\n", 255)
-	s.c.AddFault(pvesim.Fault{Tool: "pct", Match: "^destroy", N: 1, Times: 50, Stderr: "can't lock file '/run/lock/lxc/pve-config-100.lock' - got timeout\n", Exit: 255})
+	s.c.AddFault(pvesim.Fault{Tool: "pct", Match: "^destroy", N: 1, Times: 50, Stderr: "lvremove 'pve/vm-100-disk-0' error: device busy\n", Exit: 255})
 	_, res, err := s.apply(t, loadStack(t), s.options(t))
 	if !errors.Is(err, exec.ErrRollbackIncomplete) {
 		t.Fatalf("err = %v, want ErrRollbackIncomplete", err)
@@ -321,7 +325,7 @@ func TestSecretNeverInAnyStream(t *testing.T) {
 	_, _, _ = s.apply(t, loadStack(t), s.options(t))
 	_, res := mustApply(t, s)
 	mustApply(t, s)
-	var secrets []string
+	var secrets, passwords []string
 	files, _ := filepath.Glob(filepath.Join(s.c.Dir, "priv", "lxcplan", "shop", "*"))
 	for _, f := range files {
 		b, err := os.ReadFile(f)
@@ -329,8 +333,12 @@ func TestSecretNeverInAnyStream(t *testing.T) {
 			t.Fatal(err)
 		}
 		secrets = append(secrets, string(b))
+		if strings.HasSuffix(f, ".password") {
+			passwords = append(passwords, string(b))
+		}
 	}
-	if len(secrets) != 3 {
+	// Three passwords and the stack's fingerprint key, itself a secret.
+	if len(secrets) != 4 {
 		t.Fatalf("secrets on the cluster: %v", files)
 	}
 	var all strings.Builder
@@ -361,8 +369,8 @@ func TestSecretNeverInAnyStream(t *testing.T) {
 			t.Errorf("secret %q leaked", v)
 		}
 	}
-	// The secrets did reach the containers (on stdin, never in argv).
-	for _, v := range secrets {
+	// The passwords did reach the containers (on stdin, never in argv).
+	for _, v := range passwords {
 		if !strings.Contains(written.String(), "password="+v) {
 			t.Errorf("secret %q was never written into a container", v)
 		}
@@ -479,5 +487,46 @@ func TestDryRunChangesNothing(t *testing.T) {
 	}
 	if after := s.clusterFiles(t); !reflect.DeepEqual(before, after) {
 		t.Errorf("dry run changed the cluster")
+	}
+}
+
+// TestCancelRollsBack: cancelling the context (the first Ctrl-C) stops the
+// work in flight and rolls everything back.
+func TestCancelRollsBack(t *testing.T) {
+	s := newSim(t, "pve1", "pve2")
+	s.c.Memory().SetDuration(`apt-get`, 20*time.Second)
+	before := s.clusterFiles(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	o := s.options(t)
+	obs := o.Observer
+	var once sync.Once
+	o.Observer = func(e exec.Event) {
+		obs(e)
+		if strings.HasPrefix(e.Phase, exec.PhaseInstalling) {
+			once.Do(cancel)
+		}
+	}
+	start := time.Now()
+	_, res, err := exec.RunApply(ctx, loadStack(t), s.hosts, o)
+	if !errors.Is(err, exec.ErrFailed) || !errors.Is(err, context.Canceled) || !res.RolledBack {
+		t.Fatalf("err = %v (rolled back %v), want ErrFailed after a cancel", err, res.RolledBack)
+	}
+	if d := time.Since(start); d > 10*time.Second {
+		t.Errorf("took %v: the in-flight apt-get was not cancelled", d)
+	}
+	diffFiles(t, before, s.clusterFiles(t))
+}
+
+func diffFiles(t *testing.T, before, after map[string]string) {
+	t.Helper()
+	for k, v := range after {
+		if w, ok := before[k]; !ok || w != v {
+			t.Errorf("%s differs after rollback:\n%s\nwas:\n%s", k, v, w)
+		}
+	}
+	for k := range before {
+		if _, ok := after[k]; !ok {
+			t.Errorf("%s is gone after rollback", k)
+		}
 	}
 }

@@ -96,7 +96,12 @@ type Options struct {
 	// SecretsDir overrides secrets.DefaultDir (tests, lab).
 	SecretsDir string
 	// SecretKey is the stack's fingerprint key (plan.Options.SecretKey).
+	// RunApply reads it from the cluster when it is nil, and Apply creates
+	// it (journaled) when none is stored yet.
 	SecretKey []byte
+	// NoStackKey: never create the fingerprint key (tests that compare
+	// command logs exactly).
+	NoStackKey bool
 	// Attempts and Backoff bound retries of transient PVE errors.
 	Attempts int
 	Backoff  time.Duration
@@ -211,6 +216,9 @@ const (
 	StatusSkipped    = "skipped"
 	StatusDestroyed  = "destroyed"
 	StatusRolledBack = "rolled back"
+	// StatusInterrupted: the container was being worked on when another
+	// failed (or Ctrl-C) and was cancelled; its failure is a consequence.
+	StatusInterrupted = "interrupted"
 )
 
 // ContainerResult is one row of the summary table.

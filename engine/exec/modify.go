@@ -17,6 +17,9 @@ import (
 // snapshotName is the run's snapshot: "lxcplan-<runid>" (pve-configid,
 // under 40 characters).
 func (r *run) snapshotName() string {
+	if r.snapPrefix != "" {
+		return r.snapPrefix + strings.ToLower(r.opts.RunID)
+	}
 	return "lxcplan-" + strings.ToLower(r.opts.RunID)
 }
 
@@ -33,8 +36,8 @@ func (r *run) modify(ctx context.Context, x *ct, signal func(string)) error {
 	}
 	running := obs.Status == "running"
 	oldDesc := obs.Description()
-	if ch.Host != "" {
-		x.host = ch.Host
+	if x.host = r.liveHost(ch, c.Host); x.host == "" {
+		return fmt.Errorf("container %s (%d) is on node %s, which is not a host of the stack; pct must run there", c.Name, ch.VMID, ch.Node)
 	}
 	vmid := x.vmid
 
@@ -101,7 +104,7 @@ func (r *run) modify(ctx context.Context, x *ct, signal func(string)) error {
 			return err
 		}
 	}
-	if m := r.markers[c.Name]; m != nil {
+	if m := r.marker(c.Name); m != nil {
 		x.ip = m.Addresses[ifaceOf(c)]
 	}
 	if s := bareAddr(c.Network.IP); s != "" {
@@ -113,7 +116,7 @@ func (r *run) modify(ctx context.Context, x *ct, signal func(string)) error {
 			return err
 		}
 	}
-	if err := r.values(ctx, x, false); err != nil {
+	if err := r.values(ctx, x); err != nil {
 		return err
 	}
 	r.publish(x, ai)
@@ -152,6 +155,23 @@ func keys(set map[string]string, del []string) []string {
 		out = append(out, "-"+d)
 	}
 	return out
+}
+
+// liveHost is the stack host key of the node a container lives on now
+// (ch.Host is where the stack wants it); def when the plan has no node.
+func (r *run) liveHost(ch *plan.Change, def string) string {
+	if ch.Node == "" {
+		return def
+	}
+	if h := r.in.State.Host(def); h != nil && h.Node == ch.Node {
+		return def
+	}
+	for _, cl := range r.in.State.Clusters {
+		if cl.Container(ch.VMID) != nil {
+			return r.in.State.HostForNode(cl.ID, ch.Node)
+		}
+	}
+	return ""
 }
 
 // migrate moves the container to its declared host with a restart; the undo

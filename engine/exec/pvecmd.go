@@ -8,7 +8,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"time"
 
 	"github.com/lxcplan/lxcplan/engine/pve"
 	"github.com/lxcplan/lxcplan/engine/transport"
@@ -164,8 +163,4 @@ func templateName(volid string) string {
 		return volid
 	}
 	return strings.TrimPrefix(rest, "vztmpl/")
-}
-
-func since(now func() time.Time, t time.Time) string {
-	return now().Sub(t).Round(100 * time.Millisecond).String()
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/lxcplan/lxcplan/engine/model"
 	"github.com/lxcplan/lxcplan/engine/plan"
 	"github.com/lxcplan/lxcplan/engine/pve"
+	"github.com/lxcplan/lxcplan/engine/secrets"
 	"github.com/lxcplan/lxcplan/engine/transport"
 )
 
@@ -34,9 +35,23 @@ type RunOptions struct {
 	// stops the run (a refused confirmation, say) with nothing done. It may
 	// change the options (set Yes after an interactive confirmation).
 	OnPlan func(*plan.Plan, *Options) error
+	// LockRunner takes the stack lock; nil uses the first host's runner.
+	// A dry run passes a runner without the dry-run middleware: the lock is
+	// real even then, so the state a dry run reads is stable.
+	LockRunner transport.Runner
 	// OnLockWait is told when the lock is held by someone else.
 	OnLockWait func(*lock.Holder)
+	// held is the stack lock while a run holds it.
+	held *lock.Lock
+	// Abort (the second Ctrl-C) stops waiting for the rollback: RunApply
+	// releases the lock and returns ErrAborted at once, leaving the journal
+	// for ResumeRollback. The rollback goroutine is abandoned; the caller
+	// is expected to exit.
+	Abort <-chan struct{}
 }
+
+// ErrAborted: the run was abandoned (second Ctrl-C); its journal is left.
+var ErrAborted = errors.New("aborted; the journal is left for --resume-rollback")
 
 // RunApply is a whole `lxcplan apply`: take the stack lock, observe the
 // hosts, compute the plan, apply it and release the lock — the lock is
@@ -46,37 +61,15 @@ func RunApply(ctx context.Context, d *model.Desired, hosts map[string]transport.
 	if d == nil || d.Stack == nil {
 		return nil, nil, fmt.Errorf("%w: no stack", ErrNotApplicable)
 	}
-	stack := d.Stack.Name
-	keys := make([]string, 0, len(hosts))
-	for k := range hosts {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	if len(keys) == 0 {
-		return nil, nil, fmt.Errorf("%w: no hosts", ErrNotApplicable)
-	}
-	lo := o.Lock
-	lo.Timeout = o.LockTimeout
-	if lo.OnWait == nil {
-		lo.OnWait = o.OnLockWait
-	}
-	if lo.Holder.Command == "" {
-		lo.Holder = lock.CurrentHolder("", "lxcplan apply")
-	}
-	lk, err := lock.Acquire(ctx, hosts[keys[0]], stack, lo)
+	ctx, keys, release, err := lockStack(ctx, d.Stack.Name, hosts, &o, "lxcplan apply")
 	if err != nil {
-		return nil, nil, fmt.Errorf("lock stack %s: %w", stack, err)
+		return nil, nil, err
 	}
-	ctx, cancel := context.WithCancelCause(ctx)
-	defer cancel(nil)
-	go func() {
-		select {
-		case <-lk.Lost():
-			cancel(lk.Err())
-		case <-ctx.Done():
-		}
-	}()
-	defer func() { _ = lk.Release(context.WithoutCancel(ctx)) }()
+	defer release()
+	lk := o.held
+	if err := o.readKey(ctx, d.Stack.Name, hosts[keys[0]]); err != nil {
+		return nil, nil, err
+	}
 
 	p, st, err := Prepare(ctx, d, hosts, keys, o)
 	if err != nil {
@@ -87,11 +80,95 @@ func RunApply(ctx context.Context, d *model.Desired, hosts map[string]transport.
 			return p, nil, err
 		}
 	}
-	res, err := Apply(ctx, Inputs{Plan: p, Desired: d, State: st}, hosts, o.Options)
-	if err != nil && context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), lock.ErrLost) {
-		err = fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	type outcome struct {
+		res *Result
+		err error
 	}
-	return p, res, err
+	done := make(chan outcome, 1)
+	go func() {
+		res, err := Apply(ctx, Inputs{Plan: p, Desired: d, State: st}, hosts, o.Options)
+		done <- outcome{res, err}
+	}()
+	var out outcome
+	select {
+	case out = <-done:
+	case <-o.Abort:
+		_ = lk.Release(context.WithoutCancel(ctx))
+		return p, &Result{RunID: o.RunID}, ErrAborted
+	}
+	return p, out.res, lostLock(ctx, out.err)
+}
+
+// lockStack takes the stack lock for a run (apply, destroy, update) before
+// anything is observed, and cancels ctx if the lock is lost. It returns the
+// sorted host keys and the release function; o.held is the lock.
+func lockStack(ctx context.Context, stack string, hosts map[string]transport.Runner, o *RunOptions, command string) (context.Context, []string, func(), error) {
+	keys := make([]string, 0, len(hosts))
+	for k := range hosts {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if len(keys) == 0 {
+		return ctx, nil, nil, fmt.Errorf("%w: no hosts", ErrNotApplicable)
+	}
+	lo := o.Lock
+	lo.Timeout = o.LockTimeout
+	if lo.OnWait == nil {
+		lo.OnWait = o.OnLockWait
+	}
+	if lo.Holder.Command == "" {
+		lo.Holder = lock.CurrentHolder("", command)
+	}
+	lr := o.LockRunner
+	if lr == nil {
+		lr = hosts[keys[0]]
+	}
+	lk, err := lock.Acquire(ctx, lr, stack, lo)
+	if err != nil {
+		return ctx, nil, nil, fmt.Errorf("lock stack %s: %w", stack, err)
+	}
+	o.held = lk
+	ctx, cancel := context.WithCancelCause(ctx)
+	go func() {
+		select {
+		case <-lk.Lost():
+			cancel(lk.Err())
+		case <-ctx.Done():
+		}
+	}()
+	return ctx, keys, func() {
+		_ = lk.Release(context.WithoutCancel(ctx))
+		cancel(nil)
+	}, nil
+}
+
+// readKey reads the stack's fingerprint key when none was given, through
+// the lock's runner (real even in a dry run).
+func (o *RunOptions) readKey(ctx context.Context, stack string, def transport.Runner) error {
+	if len(o.SecretKey) > 0 || o.NoStackKey {
+		return nil
+	}
+	if o.Secrets == nil {
+		o.Secrets = secrets.NewRegistry()
+	}
+	r := o.LockRunner
+	if r == nil {
+		r = def
+	}
+	k, err := ReadStackKey(ctx, r, stack, o.Secrets, o.SecretsDir)
+	if err != nil {
+		return err
+	}
+	o.SecretKey = k
+	return nil
+}
+
+// lostLock names a lost lock as the cause of a failed run.
+func lostLock(ctx context.Context, err error) error {
+	if err != nil && context.Cause(ctx) != nil && errors.Is(context.Cause(ctx), lock.ErrLost) {
+		return fmt.Errorf("%w (%w)", err, context.Cause(ctx))
+	}
+	return err
 }
 
 // Prepare observes the hosts and computes the plan (the lock is held).

@@ -183,7 +183,9 @@ func (s *sim) clusterFiles(t testing.TB) map[string]string {
 			return err
 		}
 		rel, _ := filepath.Rel(s.c.Dir, p)
-		if strings.HasPrefix(rel, filepath.Join("priv", "lock")) || strings.Contains(rel, "_locks") {
+		// The lock's bookkeeping (priv/lock, priv/lxcplan/_locks and their
+		// parent) outlives a run by design; the stack's state does not.
+		if strings.HasPrefix(rel, filepath.Join("priv", "lock")) || strings.Contains(rel, "_locks") || rel == filepath.Join("priv", "lxcplan") {
 			return nil
 		}
 		if d.IsDir() {
@@ -199,6 +201,21 @@ func (s *sim) clusterFiles(t testing.TB) map[string]string {
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	return out
+}
+
+// secretsOf reads the stack's secrets from the cluster: name → value.
+func (s *sim) secretsOf(t testing.TB) map[string]string {
+	t.Helper()
+	out := map[string]string{}
+	files, _ := filepath.Glob(filepath.Join(s.c.Dir, "priv", "lxcplan", "shop", "*"))
+	for _, f := range files {
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[filepath.Base(f)] = string(b)
 	}
 	return out
 }

@@ -25,6 +25,11 @@ type Option struct {
 	// Size is the desired size in bytes of rootfs and volume mounts (0:
 	// not a sized volume).
 	Size int64
+	// LearnGID marks a GPU device node whose gid is only a default: apply
+	// replaces it with the render/video gid read from the container's own
+	// /etc/group (helper-scripts §3), so the live gid of the same node is
+	// what was learned, not drift.
+	LearnGID bool
 }
 
 // DesiredConfig builds the pct options lxcplan sets for a container, keyed by
@@ -115,9 +120,11 @@ func DesiredConfig(c *model.Container, stack string) map[string]Option {
 		pm.Volume = m.Storage + ":" + strconv.FormatFloat(m.Size, 'f', -1, 64)
 		out[k] = Option{Canon: canon, Set: pm.String(), Size: gib(m.Size)}
 	}
-	for i, d := range desiredDevices(c) {
+	devs := desiredDevices(c)
+	firstGPU := len(devs) - len(gpuNodes(c.GPU)) // the GPU nodes come last
+	for i, d := range devs {
 		s := d.String()
-		out["dev"+strconv.Itoa(i)] = Option{Canon: s, Set: s}
+		out["dev"+strconv.Itoa(i)] = Option{Canon: s, Set: s, LearnGID: i >= firstGPU}
 	}
 	return out
 }
@@ -140,16 +147,21 @@ func desiredDevices(c *model.Container) []pve.Dev {
 	if c.Tun {
 		out = append(out, pve.Dev{Path: "/dev/net/tun"})
 	}
+	return append(out, gpuNodes(c.GPU)...)
+}
+
+// gpuNodes are the device nodes of a gpu: setting with their default gids.
+func gpuNodes(gpu string) []pve.Dev {
 	g := func(path string, gid int) pve.Dev { return pve.Dev{Path: path, GID: gid, HasGID: true} }
-	switch c.GPU {
+	switch gpu {
 	case "intel":
-		out = append(out, g("/dev/dri/card0", 44), g("/dev/dri/renderD128", 104))
+		return []pve.Dev{g("/dev/dri/card0", 44), g("/dev/dri/renderD128", 104)}
 	case "amd":
-		out = append(out, g("/dev/dri/card0", 44), g("/dev/dri/renderD128", 104), g("/dev/kfd", 104))
+		return []pve.Dev{g("/dev/dri/card0", 44), g("/dev/dri/renderD128", 104), g("/dev/kfd", 104)}
 	case "nvidia":
-		out = append(out, g("/dev/nvidia0", 44), g("/dev/nvidia-uvm", 44), g("/dev/nvidiactl", 44))
+		return []pve.Dev{g("/dev/nvidia0", 44), g("/dev/nvidia-uvm", 44), g("/dev/nvidiactl", 44)}
 	}
-	return out
+	return nil
 }
 
 // desiredTags are the declared tags plus the ownership tags, as PVE stores
@@ -274,6 +286,13 @@ func CanonLive(sec *pve.Section, desired map[string]Option) LiveConfig {
 				lc.Canon[k] = v
 				lc.Unparsable = append(lc.Unparsable, k)
 				continue
+			}
+			if want, ok := desired[k]; ok && want.LearnGID && d.HasGID {
+				// The gid apply learned from the container: compare the
+				// rest, with the default gid the desired side carries.
+				if wd, err := pve.ParseDev(k, want.Canon); err == nil && wd.Path == d.Path {
+					d.GID = wd.GID
+				}
 			}
 			lc.Canon[k] = d.String()
 		}

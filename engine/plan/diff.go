@@ -943,7 +943,7 @@ func (df *differ) destroys(targeted map[string]bool) []*Change {
 				if b, _ := pve.ParseBool(v); b {
 					ch.Fields = append(ch.Fields, field("protection", "1", ""))
 					df.ds = append(df.ds, diag.Diagnostic{Severity: diag.SevWarning, Class: diag.ClassHost, Host: ch.Host,
-						Summary: fmt.Sprintf("container %s (%d) is protected; apply clears protection before destroying it", name, f.ct.VMID)})
+						Summary: fmt.Sprintf("container %s (%d) is protected: apply and destroy refuse to destroy it until protection is cleared by hand (pct set %d --protection 0)", name, f.ct.VMID, f.ct.VMID)})
 				}
 			}
 			out = append(out, ch)

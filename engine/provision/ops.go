@@ -385,6 +385,14 @@ var alpineUserScript = oneLine(
 	`exec "$@"`,
 )
 
+// alpineGroupScript adds user $1 to group $2 unless it is a member already
+// (BusyBox addgroup fails on a repeat).
+var alpineGroupScript = oneLine(
+	`set -eu`,
+	`if id -nG "$1" | tr ' ' '\n' | grep -qx "$2"; then exit 0; fi`,
+	`exec addgroup "$1" "$2"`,
+)
+
 func (e *stepEnv) userOps(u *model.UserStep) ([]Op, error) {
 	if u == nil {
 		return nil, fmt.Errorf("user step without settings")
@@ -439,7 +447,7 @@ func (e *stepEnv) userOps(u *model.UserStep) ([]Op, error) {
 		argv = append(argv, name)
 		ops := []Op{{Argv: e.script("lxcplan-user", alpineUserScript, append([]string{name}, argv...)...)}}
 		for _, g := range groups {
-			ops = append(ops, Op{Argv: e.exec("addgroup", name, g)})
+			ops = append(ops, Op{Argv: e.script("lxcplan-group", alpineGroupScript, name, g)})
 		}
 		return ops, nil
 	}

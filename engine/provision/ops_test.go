@@ -168,7 +168,7 @@ func TestStepOpsGolden(t *testing.T) {
 	b.WriteString("# lxcplan's constant scripts (shortened in the commands below)\n")
 	for _, s := range []struct{ name, text string }{
 		{"<run script>", runWrapper}, {"<write script>", pushScript}, {"<apt-repo script>", repoScript},
-		{"<user script>", userScript}, {"<alpine user script>", alpineUserScript}, {"<download script>", downloadScript},
+		{"<user script>", userScript}, {"<alpine user script>", alpineUserScript}, {"<alpine group script>", alpineGroupScript}, {"<download script>", downloadScript},
 	} {
 		fmt.Fprintf(&b, "\n## %s\n%s\n", s.name, s.text)
 	}

@@ -23,7 +23,7 @@
 // Every command is built as argv with engine/pve's builders; values are
 // passed as separate words (or on stdin) to a small set of constant
 // scripts run as `pct exec VMID -- sh -c SCRIPT NAME ARG...`, where NAME is
-// lxcplan-run, lxcplan-write, lxcplan-user, lxcplan-download or
+// lxcplan-run, lxcplan-write, lxcplan-user, lxcplan-group, lxcplan-download or
 // lxcplan-apt-repo — a stable shape simulators can match.
 package provision
 
@@ -390,12 +390,13 @@ func transientPackageError(err error) bool {
 // messages show `sh -c <run script> lxcplan-run ...` instead of the whole
 // wrapper text. Traces and dry-run records still show every word.
 var scriptNames = map[string]string{
-	runWrapper:       "<run script>",
-	pushScript:       "<write script>",
-	repoScript:       "<apt-repo script>",
-	userScript:       "<user script>",
-	alpineUserScript: "<alpine user script>",
-	downloadScript:   "<download script>",
+	runWrapper:        "<run script>",
+	pushScript:        "<write script>",
+	repoScript:        "<apt-repo script>",
+	userScript:        "<user script>",
+	alpineUserScript:  "<alpine user script>",
+	alpineGroupScript: "<alpine group script>",
+	downloadScript:    "<download script>",
 }
 
 // display is a command's redacted display form with the constant scripts

@@ -40,7 +40,7 @@ func TestScriptsParse(t *testing.T) {
 	needShell(t)
 	for name, s := range map[string]string{
 		"run": runWrapper, "write": pushScript, "repo": repoScript, "user": userScript,
-		"alpine user": alpineUserScript, "download": downloadScript,
+		"alpine user": alpineUserScript, "alpine group": alpineGroupScript, "download": downloadScript,
 	} {
 		if out, err := exec.Command("/bin/sh", "-n", "-c", s).CombinedOutput(); err != nil {
 			t.Errorf("%s script: %v\n%s", name, err, out)

@@ -55,6 +55,8 @@ func (s hostSys) command(ctx context.Context, sh *shell, argv []string, stdin io
 	return s.h.command(ctx, sh, argv, stdin, stdout, stderr)
 }
 
+func (s hostSys) materialize(p string) { s.h.n.materialize(p) }
+
 func (s hostSys) probe(addr string, port int) bool { return s.h.n.cluster.probe(addr, port) }
 
 // probe answers a connection attempt from a node to addr:port: through
@@ -99,7 +101,7 @@ func (h *SSHHandler) command(ctx context.Context, sh *shell, argv []string, stdi
 		return shPrintf(args, stdout, stderr)
 	case "test", "[":
 		sub := sh.subshell()
-		sub.runSimple(ctx, argv, nil, shIO{in: stdin, out: stdout, err: stderr})
+		sub.runSimple(ctx, append([]string{tool}, args...), nil, shIO{in: stdin, out: stdout, err: stderr})
 		return sub.status
 	case "hostname":
 		fmt.Fprintln(stdout, n.Name)
@@ -346,14 +348,8 @@ func (h *SSHHandler) readInput(sh *shell, f string, stdin io.Reader) ([]byte, er
 	case "/dev/null":
 		return nil, nil
 	}
-	hp := sh.host(f)
-	if fi, err := os.Stat(hp); err == nil && fi.IsDir() {
-		return nil, fmt.Errorf("read %s: %w", f, errIsDir)
-	}
-	return os.ReadFile(hp)
+	return os.ReadFile(sh.host(f))
 }
-
-var errIsDir = fmt.Errorf("Is a directory")
 
 func (h *SSHHandler) cat(sh *shell, args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	files, _ := operands(args)

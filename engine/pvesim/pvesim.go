@@ -24,6 +24,11 @@
 //     start the CT on the target.
 //   - Host paths: memory nodes keep "/" (except /etc/pve and /var/lib/vz)
 //     under a per-node directory of the temp dir; lab nodes use real paths.
+//   - Host shell: a memory node's [SSHHandler] runs command lines with a
+//     small sh interpreter (shexec.go: lists, if/for/while/case, "$@",
+//     $(...), redirections, globs) over built-in coreutils (hostcmd.go),
+//     and answers the config dump of pve.DumpConfigsArgv natively; lab
+//     nodes have OpenSSH, a real /bin/sh and real coreutils.
 package pvesim
 
 import (
@@ -60,7 +65,8 @@ type Cluster struct {
 	// TemplateCache is the directory pveam downloads templates from.
 	TemplateCache string
 	// Bridges lists the bridges that exist on every node; starting a CT on
-	// another bridge fails like lxcnetaddbr does.
+	// another bridge fails like lxcnetaddbr does, and a memory node's
+	// `ip link show` lists them.
 	Bridges []string
 	// Now is the clock (tests may replace it).
 	Now func() time.Time

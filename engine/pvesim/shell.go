@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -237,6 +238,12 @@ func errText(err error) string {
 		return "File exists"
 	case errors.Is(err, os.ErrPermission):
 		return "Permission denied"
+	case errors.Is(err, syscall.EISDIR):
+		return "Is a directory"
+	case errors.Is(err, syscall.ENOTDIR):
+		return "Not a directory"
+	case errors.Is(err, syscall.ENOTEMPTY):
+		return "Directory not empty"
 	}
 	var pe *os.PathError
 	if errors.As(err, &pe) {

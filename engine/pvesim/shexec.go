@@ -51,6 +51,9 @@ type shellSys interface {
 	hostPath(p string) string
 	command(ctx context.Context, sh *shell, argv []string, stdin io.Reader, stdout, stderr io.Writer) int
 	probe(addr string, port int) bool
+	// materialize makes a file known only to the SSH server's memory FS
+	// (an upload) readable at its path.
+	materialize(p string)
 }
 
 type shIO struct {
@@ -440,6 +443,9 @@ func (s *shell) redirect(ctx context.Context, rs []shRedir, sio shIO) (shIO, fun
 				flags = os.O_WRONLY | os.O_CREATE | os.O_APPEND
 			case "<>":
 				flags = os.O_RDWR | os.O_CREATE
+			}
+			if flags == os.O_RDONLY {
+				s.sys.materialize(s.abs(target))
 			}
 			f, err := os.OpenFile(s.host(target), flags, 0o666&^s.umask)
 			if err != nil {

@@ -71,16 +71,26 @@ type Resolver struct {
 	// AllowUnlocked accepts sources and recipes missing from an existing
 	// lock (`recipes lock` adds them) instead of reporting errors.
 	AllowUnlocked bool
+	// CheckRemote asks the remote (one `git ls-remote`) whether a tag or
+	// branch still points at the locked commit even when that commit is
+	// cached, so a moved tag is caught on this machine too. An unreachable
+	// remote then only warns. Off by default: a locked stack needs no
+	// network at all.
+	CheckRemote bool
 	// Timeout bounds each git command; 0 means 10 minutes.
 	Timeout time.Duration
+	// Codec reads and writes lxcplan.lock; use manifest.YAMLCodec. Without
+	// one, a stack that has a lock file cannot be loaded.
+	Codec Codec
 
 	mu       sync.Mutex
 	sessions map[string]*Session
 	repoMu   map[string]*sync.Mutex
 }
 
-// NewResolver returns a Resolver using the default cache and git.
-func NewResolver() *Resolver { return &Resolver{} }
+// NewResolver returns a Resolver using the default cache and git, reading
+// and writing lock files with c (manifest.YAMLCodec).
+func NewResolver(c Codec) *Resolver { return &Resolver{Codec: c} }
 
 func (r *Resolver) updating(name string) bool { return r.UpdateAll || r.Update[name] }
 
@@ -269,7 +279,7 @@ func (r *Resolver) ensureRepo(ctx context.Context, repo, url string) error {
 	if err != nil {
 		return fmt.Errorf("create recipe source cache: %w", err)
 	}
-	if _, err := r.git(ctx, "", "init", "--quiet", "--bare", tmp); err != nil {
+	if _, err := r.git(ctx, "", "init", "--quiet", "--bare", "--template=", tmp); err != nil {
 		os.RemoveAll(tmp)
 		return err
 	}
@@ -285,29 +295,32 @@ func (r *Resolver) ensureRepo(ctx context.Context, repo, url string) error {
 
 // fetch brings the commit of ref into repo: a shallow fetch of exactly that
 // ref first, a full fetch when the server refuses it (some servers do not
-// serve commits by id).
+// serve commits by id). The commit is taken from `git ls-remote`, never from
+// FETCH_HEAD, which a concurrent fetch into the same cache could overwrite;
+// the fetch only has to make that commit present.
 func (r *Resolver) fetch(ctx context.Context, repo, url, ref string) (string, Kind, error) {
-	out, err := r.git(ctx, repo, "ls-remote", "--", url, ref)
+	// The second pattern brings the peeled line of an annotated tag.
+	out, err := r.git(ctx, repo, "ls-remote", "--", url, ref, ref+"^{}")
 	if err != nil {
 		return "", "", fmt.Errorf("ask %s for %s: %w", url, ref, err)
 	}
-	kind, full := classify(out, ref)
+	kind, full, commit := classify(out, ref)
 	if kind == "" {
 		if !hexRe.MatchString(ref) {
 			return "", "", fmt.Errorf("%s has no tag or branch named %q", url, ref)
 		}
 		kind = KindCommit
+		if fullHexRe.MatchString(ref) {
+			commit, full = ref, ref
+		}
 	}
-	want := full
-	if kind == KindCommit {
-		want = ref
-	}
-	if kind != KindCommit || fullHexRe.MatchString(ref) {
-		if _, err := r.git(ctx, repo, "fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, want); err == nil {
-			if c, err := r.git(ctx, repo, "rev-parse", "--verify", "--quiet", "FETCH_HEAD^{commit}"); err == nil {
-				if commit := strings.TrimSpace(string(c)); kind != KindCommit || commit == ref {
-					return commit, kind, nil
-				}
+	if commit != "" {
+		if c, ok := r.peel(ctx, repo, commit); ok {
+			return c, kind, nil
+		}
+		if _, err := r.git(ctx, repo, "fetch", "--quiet", "--depth", "1", "--no-tags", "--", url, full); err == nil {
+			if c, ok := r.peel(ctx, repo, commit); ok {
+				return c, kind, nil
 			}
 		}
 	}
@@ -319,39 +332,92 @@ func (r *Resolver) fetch(ctx context.Context, repo, url, ref string) (string, Ki
 	if _, err := r.git(ctx, repo, args...); err != nil {
 		return "", "", fmt.Errorf("fetch %s: %w", url, err)
 	}
-	rev := ref
-	switch kind {
-	case KindTag:
-		rev = "refs/lxcplan/tags/" + strings.TrimPrefix(full, "refs/tags/")
-	case KindBranch:
-		rev = "refs/lxcplan/heads/" + strings.TrimPrefix(full, "refs/heads/")
+	if commit != "" {
+		c, ok := r.peel(ctx, repo, commit)
+		if !ok {
+			return "", "", fmt.Errorf("%s: %s moved while it was fetched; try again", url, ref)
+		}
+		return c, kind, nil
 	}
-	c, err := r.git(ctx, repo, "rev-parse", "--verify", "--quiet", rev+"^{commit}")
+	// An abbreviated commit id: only the full history can expand it.
+	c, err := r.git(ctx, repo, "rev-parse", "--verify", "--quiet", ref+"^{commit}")
 	if err != nil {
 		return "", "", fmt.Errorf("%s has no commit %q", url, ref)
 	}
 	return strings.TrimSpace(string(c)), kind, nil
 }
 
-// classify reads `git ls-remote` output: a tag wins over a branch of the
-// same name, as it does in git itself.
-func classify(out []byte, ref string) (Kind, string) {
-	var kind Kind
-	var full string
+// RemoteCommit asks the remote which commit ref points at now, without
+// fetching anything.
+func (r *Resolver) RemoteCommit(ctx context.Context, url, ref string) (string, Kind, error) {
+	if err := checkSpec(url, ref); err != nil {
+		return "", "", err
+	}
+	out, err := r.git(ctx, "", "ls-remote", "--", url, ref, ref+"^{}")
+	if err != nil {
+		return "", "", fmt.Errorf("ask %s for %s: %w", url, ref, err)
+	}
+	kind, _, commit := classify(out, ref)
+	if kind == "" {
+		return "", "", fmt.Errorf("%s has no tag or branch named %q", url, ref)
+	}
+	return commit, kind, nil
+}
+
+// peelsTo reports whether object id (a tag object a server listed without
+// its peeled line) is cached and points at commit.
+func (r *Resolver) peelsTo(ctx context.Context, url, id, commit string) bool {
+	repo, err := r.repoDir(url)
+	if err != nil {
+		return false
+	}
+	c, ok := r.peel(ctx, repo, id)
+	return ok && c == commit
+}
+
+// peel returns the commit object id points at (itself, or the commit of a
+// tag object) when it is present in repo.
+func (r *Resolver) peel(ctx context.Context, repo, id string) (string, bool) {
+	out, err := r.git(ctx, repo, "rev-parse", "--verify", "--quiet", id+"^{commit}")
+	if err != nil {
+		return "", false
+	}
+	c := strings.TrimSpace(string(out))
+	return c, fullHexRe.MatchString(c)
+}
+
+// classify reads `git ls-remote` output: the kind of ref, its full name and
+// the commit it points at (the peeled line of an annotated tag). A tag wins
+// over a branch of the same name, as it does in git itself.
+func classify(out []byte, ref string) (kind Kind, full, commit string) {
+	var tagObj, peeled, head, headFull string
 	for _, line := range strings.Split(string(out), "\n") {
-		_, name, ok := strings.Cut(strings.TrimSpace(line), "\t")
-		if !ok {
+		id, name, ok := strings.Cut(strings.TrimSpace(line), "\t")
+		if !ok || !fullHexRe.MatchString(id) {
 			continue
 		}
-		name = strings.TrimSuffix(name, "^{}")
+		base := strings.TrimSuffix(name, "^{}")
 		switch {
-		case name == "refs/tags/"+ref || (name == ref && strings.HasPrefix(ref, "refs/tags/")):
-			return KindTag, name
-		case name == "refs/heads/"+ref || name == ref:
-			kind, full = KindBranch, name
+		case base == "refs/tags/"+ref || (base == ref && strings.HasPrefix(ref, "refs/tags/")):
+			full = base
+			if strings.HasSuffix(name, "^{}") {
+				peeled = id
+			} else {
+				tagObj = id
+			}
+		case base == "refs/heads/"+ref || base == ref:
+			head, headFull = id, base
 		}
 	}
-	return kind, full
+	switch {
+	case peeled != "":
+		return KindTag, full, peeled
+	case tagObj != "":
+		return KindTag, full, tagObj
+	case head != "":
+		return KindBranch, headFull, head
+	}
+	return "", "", ""
 }
 
 // extract writes the files of commit to trees/<commit>, through a temporary

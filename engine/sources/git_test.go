@@ -123,7 +123,7 @@ func lockFor(t *testing.T, s *Session, recipes map[string][]string) *Lock {
 	t.Helper()
 	l := NewLock()
 	for _, res := range s.Results() {
-		ls := &LockedSource{Git: res.URL, Ref: res.Ref, Commit: res.Commit, Recipes: map[string]*LockedRecipe{}}
+		ls := &LockedSource{Git: res.URL, Ref: res.Ref, Kind: res.Kind, Commit: res.Commit, Recipes: map[string]*LockedRecipe{}}
 		for _, n := range recipes[res.Name] {
 			p, err := Pin(res, n, "1.0.0")
 			if err != nil {
@@ -154,20 +154,20 @@ func TestSessionLock(t *testing.T) {
 	src := &model.RecipeSource{Name: "comm", Git: url, Ref: "v1.0.0", Pos: diag.Pos{File: stack, Line: 5, Col: 3}}
 	ctx := context.Background()
 
-	r := NewResolver()
+	r := NewResolver(jsonCodec{})
 	s := r.Session(stack)
 	res, ds := s.Source(ctx, src)
 	if res == nil || ds.HasErrors() {
 		t.Fatalf("first resolve: %s", diagText(ds))
 	}
 	lock := lockFor(t, s, map[string][]string{"comm": {"web"}})
-	if err := WriteLock(s.LockPath(), lock); err != nil {
+	if err := WriteLock(s.LockPath(), lock, jsonCodec{}); err != nil {
 		t.Fatal(err)
 	}
 	old := res.Commit
 
 	// Verified from the warm cache.
-	s = NewResolver().Session(stack)
+	s = NewResolver(jsonCodec{}).Session(stack)
 	if res, ds := s.Source(ctx, src); res == nil || len(ds) != 0 || res.Fetched {
 		t.Fatalf("warm resolve with lock: %v %s", res, diagText(ds))
 	}
@@ -180,7 +180,7 @@ func TestSessionLock(t *testing.T) {
 	if err := os.WriteFile(conf, []byte("evil\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	s = NewResolver().Session(stack)
+	s = NewResolver(jsonCodec{}).Session(stack)
 	s.Source(ctx, src)
 	ds = s.VerifyRecipe(src, "web", diag.Pos{}, "containers.web.recipe")
 	if got := diagText(ds); !strings.Contains(got, `recipe comm/web 1.0.0 (the cached copy of commit `) ||
@@ -194,7 +194,7 @@ func TestSessionLock(t *testing.T) {
 	moved := commitAll(t, origin, "moved")
 	gitIn(t, origin, "tag", "-f", "-a", "-m", "moved", "v1.0.0")
 	t.Setenv("XDG_CACHE_HOME", t.TempDir())
-	s = NewResolver().Session(stack)
+	s = NewResolver(jsonCodec{}).Session(stack)
 	res, ds = s.Source(ctx, src)
 	want := `sources.comm: source "comm": ref v1.0.0 now resolves to commit ` + moved[:12] + `, but lxcplan.lock pins commit ` + old[:12] +
 		` (the tag was moved upstream); review the change, then run lxcplan recipes lock ` + stack + ` --update comm`
@@ -203,7 +203,7 @@ func TestSessionLock(t *testing.T) {
 	}
 
 	// --update resolves afresh and ignores the stale pin.
-	r = &Resolver{Update: map[string]bool{"comm": true}}
+	r = &Resolver{Update: map[string]bool{"comm": true}, Codec: jsonCodec{}}
 	s = r.Session(stack)
 	res, ds = s.Source(ctx, src)
 	if res == nil || ds.HasErrors() || res.Commit != moved {
@@ -222,7 +222,7 @@ func TestSessionPinsAndWarnings(t *testing.T) {
 	stack := filepath.Join(t.TempDir(), "stack.yaml")
 	ctx := context.Background()
 	branch := &model.RecipeSource{Name: "edge", Git: url, Ref: "main"}
-	s := NewResolver().Session(stack)
+	s := NewResolver(jsonCodec{}).Session(stack)
 	res, ds := s.Source(ctx, branch)
 	if res == nil || len(ds) != 1 || ds[0].Severity != diag.SevWarning ||
 		!strings.Contains(ds[0].Summary, `source "edge" is unpinned: ref main is a branch`) {
@@ -232,7 +232,7 @@ func TestSessionPinsAndWarnings(t *testing.T) {
 		t.Errorf("the warning was repeated: %s", diagText(again))
 	}
 	lock := lockFor(t, s, nil)
-	if err := WriteLock(s.LockPath(), lock); err != nil {
+	if err := WriteLock(s.LockPath(), lock, jsonCodec{}); err != nil {
 		t.Fatal(err)
 	}
 	cases := []struct {
@@ -245,17 +245,56 @@ func TestSessionPinsAndWarnings(t *testing.T) {
 		{&model.RecipeSource{Name: "edge", Git: url, Ref: "main"}, "only lxcplan.lock pins it"},
 	}
 	for _, c := range cases {
-		_, ds := NewResolver().Session(stack).Source(ctx, c.src)
+		_, ds := NewResolver(jsonCodec{}).Session(stack).Source(ctx, c.src)
 		if !strings.Contains(diagText(ds), c.want) {
 			t.Errorf("%+v: got\n%s\nwant %q", c.src, diagText(ds), c.want)
 		}
 	}
 	// A damaged lock is an input error naming the file.
-	if err := os.WriteFile(s.LockPath(), []byte("version: 1\nsources: {x: {bogus: 1}}\n"), 0o644); err != nil {
+	if err := os.WriteFile(s.LockPath(), []byte(`{"Version": 1, "Sources": {"x": {"bogus": 1}}}`), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	_, ds = NewResolver().Session(stack).Source(ctx, branch)
-	if !ds.HasErrors() || ds[0].Pos.File != s.LockPath() || !strings.Contains(ds[0].Summary, "field bogus not found") {
+	_, ds = NewResolver(jsonCodec{}).Session(stack).Source(ctx, branch)
+	if !ds.HasErrors() || ds[0].Pos.File != s.LockPath() || !strings.Contains(ds[0].Summary, `unknown field "bogus"`) {
 		t.Errorf("damaged lock: %s", diagText(ds))
+	}
+}
+
+// TestCheckRemote: with CheckRemote, a tag moved upstream is caught even
+// though the locked commit is cached; an unreachable remote only warns.
+func TestCheckRemote(t *testing.T) {
+	isolateGit(t)
+	origin, url := newOrigin(t, "web")
+	stack := filepath.Join(t.TempDir(), "stack.yaml")
+	src := &model.RecipeSource{Name: "comm", Git: url, Ref: "v1.0.0"}
+	ctx := context.Background()
+	s := NewResolver(jsonCodec{}).Session(stack)
+	if res, ds := s.Source(ctx, src); res == nil || ds.HasErrors() {
+		t.Fatal(diagText(ds))
+	}
+	if err := WriteLock(s.LockPath(), lockFor(t, s, map[string][]string{"comm": {"web"}}), jsonCodec{}); err != nil {
+		t.Fatal(err)
+	}
+	check := func() (*Resolved, diag.Diagnostics) {
+		return (&Resolver{CheckRemote: true, Codec: jsonCodec{}}).Session(stack).Source(ctx, src)
+	}
+	if res, ds := check(); res == nil || len(ds) != 0 {
+		t.Fatalf("unchanged tag: %s", diagText(ds))
+	}
+	writeRecipe(t, origin, "web", "1.0.0", "moved")
+	commitAll(t, origin, "moved")
+	gitIn(t, origin, "tag", "-f", "-a", "-m", "moved", "v1.0.0")
+	if _, ds := NewResolver(jsonCodec{}).Session(stack).Source(ctx, src); len(ds) != 0 {
+		t.Errorf("without CheckRemote the warm cache needs no remote: %s", diagText(ds))
+	}
+	if res, ds := check(); res != nil || !strings.Contains(diagText(ds), "(the tag was moved upstream)") {
+		t.Errorf("moved tag with CheckRemote: %v\n%s", res, diagText(ds))
+	}
+	if err := os.Rename(origin, origin+".gone"); err != nil {
+		t.Fatal(err)
+	}
+	res, ds := check()
+	if res == nil || ds.HasErrors() || !strings.Contains(diagText(ds), "could not check whether ref v1.0.0 moved upstream") {
+		t.Errorf("unreachable remote: %v\n%s", res, diagText(ds))
 	}
 }

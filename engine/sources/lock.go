@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -11,8 +12,6 @@ import (
 	"path/filepath"
 	"sort"
 	"strings"
-
-	"gopkg.in/yaml.v3"
 )
 
 // LockFile is the name of the lock file, beside the stack file.
@@ -37,6 +36,7 @@ type Lock struct {
 type LockedSource struct {
 	Git     string                   `yaml:"git,omitempty"`
 	Ref     string                   `yaml:"ref,omitempty"`
+	Kind    Kind                     `yaml:"kind,omitempty"` // what ref was: tag, branch or commit
 	Commit  string                   `yaml:"commit,omitempty"`
 	Recipes map[string]*LockedRecipe `yaml:"recipes"`
 }
@@ -51,16 +51,34 @@ type LockedRecipe struct {
 // NewLock returns an empty lock of the current format.
 func NewLock() *Lock { return &Lock{Version: 1, Sources: map[string]*LockedSource{}} }
 
-// ReadLock reads a lock file; the error wraps fs.ErrNotExist when there is none.
-func ReadLock(name string) (*Lock, error) {
+// Codec encodes and decodes the lock file. The lock is YAML, but only
+// engine/manifest may import the YAML library, and manifest imports this
+// package, so callers hand in manifest.YAMLCodec rather than this package
+// importing it.
+type Codec interface {
+	// Marshal renders v with sorted map keys, so equal values give equal bytes.
+	Marshal(v any) ([]byte, error)
+	// Unmarshal decodes data into v strictly: unknown fields are errors.
+	// Empty data leaves v unchanged.
+	Unmarshal(data []byte, v any) error
+}
+
+// ErrNoCodec is returned when a lock file must be read or written but no
+// Codec was given.
+var ErrNoCodec = errors.New("no lock file codec (set sources.Resolver.Codec)")
+
+// ReadLock reads a lock file with c; the error wraps fs.ErrNotExist when
+// there is none.
+func ReadLock(name string, c Codec) (*Lock, error) {
 	data, err := os.ReadFile(name)
 	if err != nil {
 		return nil, err
 	}
+	if c == nil {
+		return nil, fmt.Errorf("read %s: %w", name, ErrNoCodec)
+	}
 	l := NewLock()
-	dec := yaml.NewDecoder(bytes.NewReader(data))
-	dec.KnownFields(true)
-	if err := dec.Decode(l); err != nil && err != io.EOF {
+	if err := c.Unmarshal(data, l); err != nil {
 		return nil, fmt.Errorf("read %s: %w", name, err)
 	}
 	if l.Version != 1 {
@@ -85,25 +103,26 @@ func ReadLock(name string) (*Lock, error) {
 	return l, nil
 }
 
-// Marshal renders the lock: header comment, then YAML with sorted keys, so
-// the same pins always give the same bytes (and small diffs in review).
-func (l *Lock) Marshal() ([]byte, error) {
+// Marshal renders the lock: header comment, then the body encoded by c with
+// sorted keys, so the same pins always give the same bytes (and small diffs
+// in review).
+func (l *Lock) Marshal(c Codec) ([]byte, error) {
+	if c == nil {
+		return nil, ErrNoCodec
+	}
+	body, err := c.Marshal(l)
+	if err != nil {
+		return nil, err
+	}
 	var b bytes.Buffer
 	b.WriteString(lockHeader)
-	enc := yaml.NewEncoder(&b)
-	enc.SetIndent(2)
-	if err := enc.Encode(l); err != nil {
-		return nil, err
-	}
-	if err := enc.Close(); err != nil {
-		return nil, err
-	}
+	b.Write(body)
 	return b.Bytes(), nil
 }
 
-// WriteLock writes the lock atomically.
-func WriteLock(name string, l *Lock) error {
-	data, err := l.Marshal()
+// WriteLock writes the lock atomically, encoded by c.
+func WriteLock(name string, l *Lock, c Codec) error {
+	data, err := l.Marshal(c)
 	if err != nil {
 		return fmt.Errorf("write %s: %w", name, err)
 	}

@@ -59,7 +59,7 @@ func (s *Session) LockPath() string { return s.lockPath }
 // problems reading it.
 func (s *Session) Lock() (*Lock, diag.Diagnostics) {
 	s.once.Do(func() {
-		l, err := ReadLock(s.lockPath)
+		l, err := ReadLock(s.lockPath, s.r.Codec)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
 		case err != nil:
@@ -147,6 +147,21 @@ func (s *Session) resolve(ctx context.Context, src *model.RecipeSource) (*Resolv
 		return nil, append(ds, diag.Errorf(class, src.Pos, path, "source %q: %v", src.Name, err))
 	}
 	res.Name = src.Name
+	if !res.Fetched && pin != "" && entry.Kind != "" {
+		// The cache may not know this ref (the commit came through another
+		// ref); the lock remembers what it was when it was resolved.
+		res.Kind = entry.Kind
+	}
+	if pin != "" && res.Commit == pin && !res.Fetched && s.r.CheckRemote && res.Kind != KindCommit {
+		now, _, err := s.r.RemoteCommit(ctx, src.Git, src.Ref)
+		switch {
+		case err != nil:
+			ds = append(ds, diag.Warnf(src.Pos, path, "source %q: could not check whether ref %s moved upstream (%v); using the locked commit %s",
+				src.Name, src.Ref, err, abbrev(pin)))
+		case now != pin && !s.r.peelsTo(ctx, src.Git, now, pin):
+			res.Commit = now
+		}
+	}
 	if pin != "" && res.Commit != pin {
 		return nil, append(ds, diag.Errorf(diag.ClassInput, src.Pos, path,
 			"source %q: ref %s now resolves to commit %s, but %s pins commit %s (the %s was moved upstream); review the change, then %s",

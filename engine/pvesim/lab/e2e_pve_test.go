@@ -23,6 +23,7 @@ import (
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/pvesim/lab"
 	"github.com/lxcplan/lxcplan/engine/pvesim/labconf"
+	"github.com/lxcplan/lxcplan/engine/pvesim/labtest"
 )
 
 // pveSession runs commands on one lab node with the plain OpenSSH client.
@@ -116,6 +117,9 @@ func TestLabPVESequence(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the lab end-to-end test needs root")
 	}
+	// One lab per machine: wait for other packages' lab tests (go test runs
+	// packages in parallel).
+	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
 	root := lab.DefaultRoot
@@ -128,13 +132,38 @@ func TestLabPVESequence(t *testing.T) {
 	if !withSim {
 		t.Fatal("cmd/pvelab does not build with the simulator; the PVE sequence needs it")
 	}
-	var upLog bytes.Buffer
+	// The CLI, as a user runs it: pvelab up --nodes 2 --json.
 	t0 := time.Now()
-	l, err := lab.Up(ctx, lab.UpOptions{Nodes: 2, Binary: bin, Log: &upLog})
-	if err != nil {
-		t.Fatalf("up: %v\n%s", err, upLog.String())
+	var upOut, upErr bytes.Buffer
+	up := exec.CommandContext(ctx, bin, "up", "--nodes", "2", "--json")
+	up.Stdout, up.Stderr = &upOut, &upErr
+	if err := up.Run(); err != nil {
+		t.Fatalf("pvelab up --nodes 2 --json: %v\n%s", err, upErr.String())
 	}
-	t.Logf("timing: pvelab up (2 nodes, template cached): %s", time.Since(t0).Round(time.Millisecond))
+	t.Logf("timing: pvelab up --nodes 2 (template cached): %s", time.Since(t0).Round(time.Millisecond))
+	var desc map[string]json.RawMessage
+	if err := json.Unmarshal(upOut.Bytes(), &desc); err != nil {
+		t.Fatalf("pvelab up --json stdout is not JSON only: %v\n%s", err, upOut.String())
+	}
+	var keys []string
+	for k := range desc {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	if got, want := strings.Join(keys, " "), "bridge command_log faults_file gateway identity_file known_hosts nodes subnet template"; got != want {
+		t.Errorf("pvelab up --json keys: %s, want %s", got, want)
+	}
+	l, err := labconf.Load(labconf.DefaultPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var nodes []struct {
+		Name, Host, User string
+		Port             int
+	}
+	if err := json.Unmarshal(desc["nodes"], &nodes); err != nil || len(nodes) != 2 || nodes[1].Name != "pve2" || nodes[1].Port != l.Nodes[1].Port {
+		t.Fatalf("pvelab up --json nodes: %v %s", err, desc["nodes"])
+	}
 	downed := false
 	var sessions []*pveSession
 	defer func() {
@@ -389,8 +418,8 @@ func TestLabPVESequence(t *testing.T) {
 		s.close()
 	}
 	sessions = nil
-	if err := lab.Down(ctx, root); err != nil {
-		t.Fatalf("down: %v", err)
+	if out, err := exec.CommandContext(ctx, bin, "down").CombinedOutput(); err != nil {
+		t.Fatalf("pvelab down: %v\n%s", err, out)
 	}
 	downed = true
 	checkNothingLeft(t, root, st, before)
@@ -551,6 +580,9 @@ func TestLabRecoversFromLeftovers(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the lab end-to-end test needs root")
 	}
+	// One lab per machine: wait for other packages' lab tests (go test runs
+	// packages in parallel).
+	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
 	root := lab.DefaultRoot

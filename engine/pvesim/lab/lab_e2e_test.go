@@ -18,6 +18,7 @@ import (
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/pvesim/lab"
 	"github.com/lxcplan/lxcplan/engine/pvesim/labconf"
+	"github.com/lxcplan/lxcplan/engine/pvesim/labtest"
 	"github.com/lxcplan/lxcplan/engine/pvesim/lxcrt"
 )
 
@@ -32,6 +33,9 @@ func TestLabE2E(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("the lab end-to-end test needs root")
 	}
+	// One lab per machine: wait for other packages' lab tests (go test runs
+	// packages in parallel).
+	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 25*time.Minute)
 	defer cancel()
 	root := lab.DefaultRoot

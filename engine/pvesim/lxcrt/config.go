@@ -95,7 +95,10 @@ func configText(s pvesim.StartSpec, node, defaultBridge string, h hostFacts) (st
 	kv("lxc.rootfs.path", "dir:"+s.RootDir)
 	kv("lxc.apparmor.profile", "unconfined")
 	if s.Nesting {
-		kv("lxc.mount.auto", "proc:rw sys:rw cgroup:rw")
+		// /sys stays mixed (read-only but for net) even with nesting: with a
+		// writable /sys, systemd-networkd waits for udev, which containers
+		// lack, and the container never configures an address.
+		kv("lxc.mount.auto", "proc:rw sys:mixed cgroup:rw")
 	} else {
 		kv("lxc.mount.auto", "proc:mixed sys:mixed cgroup:mixed")
 	}

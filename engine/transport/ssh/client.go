@@ -21,7 +21,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/rs/zerolog"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/lxcplan/lxcplan/engine/transport"
@@ -57,7 +56,7 @@ type HostInfo struct {
 // Run blocks while the host's session limit is reached.
 type Client struct {
 	r   *resolved
-	log zerolog.Logger
+	log transport.Logger // nil: silent
 	sem chan struct{}
 
 	dialMu sync.Mutex // one (re)dial at a time
@@ -118,6 +117,15 @@ func (k *conn) probe(timeout time.Duration) bool {
 
 var _ transport.Runner = (*Client)(nil)
 
+// logf sends one record to the configured Logger, labelled with the host.
+// Callers pass only redacted values.
+func (c *Client) logf(level transport.LogLevel, msg string, fields ...transport.Field) {
+	if c.log == nil {
+		return
+	}
+	c.log.Log(level, msg, append([]transport.Field{transport.F("host", c.r.name)}, fields...)...)
+}
+
 // Dial connects to the host, verifies its key, authenticates, and returns a
 // Client that keeps the connection for the whole run. Errors wrap
 // transport.ErrUnreachable, ErrAuth, ErrHostKeyUnknown, ErrHostKeyChanged or
@@ -127,7 +135,7 @@ func Dial(ctx context.Context, cfg Config) (*Client, error) {
 	if err != nil {
 		return nil, err
 	}
-	c := &Client{r: r, log: cfg.Logger.With().Str("host", r.name).Logger(), sem: make(chan struct{}, r.maxSessions)}
+	c := &Client{r: r, log: cfg.Logger, sem: make(chan struct{}, r.maxSessions)}
 	k, info, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -195,12 +203,12 @@ func (c *Client) dial(ctx context.Context) (*conn, HostInfo, error) {
 	info.HostKeyFingerprint = gossh.FingerprintSHA256(hk.key)
 	info.HostKeyAdded = hk.added
 	if hk.added {
-		c.log.Info().Str("address", info.Address).Str("host_key", info.HostKeyType+" "+info.HostKeyFingerprint).
-			Str("known_hosts", c.r.knownHosts).Msg("trusted new host key (accept-new)")
+		c.logf(transport.LogInfo, "trusted new host key (accept-new)", transport.F("address", info.Address),
+			transport.F("host_key", info.HostKeyType+" "+info.HostKeyFingerprint), transport.F("known_hosts", c.r.knownHosts))
 	}
-	c.log.Debug().Str("address", info.Address).Str("server", info.ServerVersion).
-		Str("host_key", info.HostKeyFingerprint).Bool("host_key_added", hk.added).
-		Dur("took", time.Since(start)).Msg("ssh connected")
+	c.logf(transport.LogDebug, "ssh connected", transport.F("address", info.Address), transport.F("server", info.ServerVersion),
+		transport.F("host_key", info.HostKeyFingerprint), transport.F("host_key_added", hk.added),
+		transport.F("took", time.Since(start)))
 	go func() {
 		err := k.client.Wait()
 		k.kill(fmt.Errorf("%w: connection to %s closed: %v", transport.ErrUnreachable, c.r.name, err))
@@ -305,7 +313,7 @@ func (c *Client) keepalive(k *conn) {
 			if pending {
 				missed++
 				if missed >= keepAliveMaxMissed {
-					c.log.Debug().Int("missed", missed).Msg("ssh keepalive: connection dead")
+					c.logf(transport.LogDebug, "ssh keepalive: connection dead", transport.F("missed", missed))
 					k.kill(fmt.Errorf("%w: %s did not answer %d keepalives", transport.ErrUnreachable, c.r.name, missed))
 					return
 				}
@@ -340,7 +348,7 @@ func (c *Client) conn(ctx context.Context) (*conn, error) {
 		return k, nil
 	}
 	c.mu.Unlock()
-	c.log.Debug().Msg("ssh reconnecting")
+	c.logf(transport.LogDebug, "ssh reconnecting")
 	k, info, err := c.dial(ctx)
 	if err != nil {
 		return nil, err
@@ -390,13 +398,13 @@ func (c *Client) Run(ctx context.Context, cmd transport.Command) (transport.Resu
 	}
 	defer c.release()
 	start := time.Now()
-	c.log.Debug().Str("cmd", display).Msg("run")
+	c.logf(transport.LogDebug, "run", transport.F("cmd", display))
 	res, err := c.run(ctx, cmd, red, display)
-	ev := c.log.Debug()
+	fields := []transport.Field{transport.F("cmd", display), transport.F("exit", res.ExitCode), transport.F("took", time.Since(start))}
 	if err != nil && !errors.Is(err, transport.ErrCommandFailed) {
-		ev = ev.Str("error", red.String(err.Error()))
+		fields = append([]transport.Field{transport.F("error", red.String(err.Error()))}, fields...)
 	}
-	ev.Str("cmd", display).Int("exit", res.ExitCode).Dur("took", time.Since(start)).Msg("done")
+	c.logf(transport.LogDebug, "done", fields...)
 	return res, red.Error(err)
 }
 
@@ -418,7 +426,7 @@ func (c *Client) run(ctx context.Context, cmd transport.Command, red *transport.
 				return res, err
 			}
 		}
-		c.log.Debug().Str("cmd", display).Msg("connection lost; retrying on a new connection")
+		c.logf(transport.LogDebug, "connection lost; retrying on a new connection", transport.F("cmd", display))
 	}
 }
 
@@ -593,10 +601,10 @@ func (c *Client) stop(ctx context.Context, k *conn, sess *gossh.Session, done <-
 	select {
 	case err := <-kdone:
 		if err != nil {
-			c.log.Debug().Str("error", err.Error()).Msg("kill cancelled command")
+			c.logf(transport.LogDebug, "kill cancelled command", transport.F("error", err.Error()))
 		}
 	case <-kctx.Done():
-		c.log.Debug().Msg("kill cancelled command: timed out")
+		c.logf(transport.LogDebug, "kill cancelled command: timed out")
 	}
 }
 

@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	gossh "golang.org/x/crypto/ssh"
 	"golang.org/x/crypto/ssh/agent"
 	"golang.org/x/crypto/ssh/knownhosts"
@@ -523,9 +522,9 @@ func TestRedactionEverywhere(t *testing.T) {
 		fmt.Fprintf(stderr, "chpasswd: rejected %s\n", cmdline)
 		return 1
 	})))
-	var logs bytes.Buffer
+	var logs bufLogger
 	cfg := cfgFor(s)
-	cfg.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel)
+	cfg.Logger = &logs
 	c := dial(t, cfg)
 	var trace bytes.Buffer
 	r := transport.Chain(c, transport.Redact(secret), transport.Trace(&trace, "pve1"))

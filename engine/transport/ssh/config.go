@@ -11,7 +11,8 @@ import (
 	"time"
 
 	"github.com/kevinburke/ssh_config"
-	"github.com/rs/zerolog"
+
+	"github.com/lxcplan/lxcplan/engine/transport"
 )
 
 // Config says how to reach one host.
@@ -47,8 +48,9 @@ type Config struct {
 	// KeepAlive is the interval between keepalive@openssh.com requests; the
 	// connection is declared dead after 3 unanswered. 0: 15s; negative: off.
 	KeepAlive time.Duration
-	// Logger receives debug records of dials and commands (always redacted).
-	Logger zerolog.Logger
+	// Logger receives records of dials and commands (always redacted); nil
+	// is silent.
+	Logger transport.Logger
 }
 
 const (

@@ -1,6 +1,7 @@
 package ssh
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -47,8 +48,18 @@ func (c *Client) Upload(ctx context.Context, r io.Reader, size int64, remotePath
 // dir even on failure. Empty user or group leaves pct's default (root).
 func (c *Client) Push(ctx context.Context, vmid int, content io.Reader, size int64, dest string, mode os.FileMode, user, group string) error {
 	return c.staged(ctx, content, size, dest, func(tmp string) error {
-		_, err := c.Run(ctx, transport.Command{Argv: pctPushArgv(vmid, tmp, dest, mode, user, group)})
-		return err
+		argv := pctPushArgv(vmid, tmp, dest, mode, user, group)
+		res, err := c.Run(ctx, transport.Command{Argv: argv})
+		if err != nil {
+			return err
+		}
+		// pct push runs its work as a task that is not wired to the exit code:
+		// it exits 0 even when the copy failed (pve-reference §1.3), leaving
+		// the reason on stderr. A successful push prints nothing there.
+		if msg := bytes.TrimSpace(res.Stderr); len(msg) > 0 {
+			return &transport.ExitError{Host: c.Name(), Argv: argv, Code: res.ExitCode, Stderr: res.Stderr}
+		}
+		return nil
 	})
 }
 

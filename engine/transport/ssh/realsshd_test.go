@@ -19,7 +19,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/rs/zerolog"
 	gossh "golang.org/x/crypto/ssh"
 
 	"github.com/lxcplan/lxcplan/engine/transport"
@@ -287,9 +286,9 @@ func TestRealUploadAndPush(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(d.BinDir(), "pct"), []byte(fmt.Sprintf(fakePct, root)), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var logs bytes.Buffer
+	var logs bufLogger
 	cfg := realCfg(d)
-	cfg.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel)
+	cfg.Logger = &logs
 	c := dialReal(t, cfg)
 	ctx := context.Background()
 	content := make([]byte, 300_000)
@@ -340,9 +339,10 @@ func TestRealUploadAndPush(t *testing.T) {
 func TestRealRedaction(t *testing.T) {
 	const secret = "correct horse battery staple"
 	d := sshtest.StartRealSSHD(t)
-	var logs, trace bytes.Buffer
+	var logs bufLogger
+	var trace bytes.Buffer
 	cfg := realCfg(d)
-	cfg.Logger = zerolog.New(&logs).Level(zerolog.DebugLevel)
+	cfg.Logger = &logs
 	c := dialReal(t, cfg)
 	r := transport.Chain(c, transport.Redact(secret), transport.Trace(&trace, "real"))
 	_, err := r.Run(context.Background(), transport.Command{Argv: []string{"sh", "-c", `echo "denied: $1" >&2; exit 1`, "sh", secret}})
