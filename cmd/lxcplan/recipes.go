@@ -36,7 +36,7 @@ func recipesCommand(e *env) *cli.Command {
 				Flags:     []cli.Flag{stackFlag, formatFlag},
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 0 {
-						return usagef("recipes list: unexpected argument %q; usage: lxcplan %s", c.Args().First(), c.Command.UsageText)
+						return usagef("recipes list: unexpected argument %q; usage: %s", c.Args().First(), c.Command.UsageText)
 					}
 					return listRecipes(e, c, "")
 				},
@@ -105,7 +105,7 @@ func recipesCommand(e *env) *cli.Command {
 				UsageText: "lxcplan recipes vendor STACK DIR",
 				Action: func(c *cli.Context) error {
 					if c.NArg() != 2 {
-						return usagef("vendor: want STACK and DIR, got %d arguments; usage: lxcplan %s", c.NArg(), c.Command.UsageText)
+						return usagef("vendor: want STACK and DIR, got %d arguments; usage: %s", c.NArg(), c.Command.UsageText)
 					}
 					return vendorRecipes(e, c.Args().Get(0), c.Args().Get(1))
 				},
@@ -381,10 +381,10 @@ func lockArgs(c *cli.Context) (stack string, update bool, names []string, err er
 		pos = append(pos, a)
 	}
 	if len(pos) == 0 {
-		return "", false, nil, usagef("lock: missing STACK; usage: lxcplan %s", c.Command.UsageText)
+		return "", false, nil, usagef("lock: missing STACK; usage: %s", c.Command.UsageText)
 	}
 	if len(pos) > 1 && !update {
-		return "", false, nil, usagef("lock: source names go with --update; usage: lxcplan %s", c.Command.UsageText)
+		return "", false, nil, usagef("lock: source names go with --update; usage: %s", c.Command.UsageText)
 	}
 	return pos[0], update, pos[1:], nil
 }
