@@ -47,63 +47,41 @@ Exit 0 when everything selected was destroyed, 1 otherwise.`,
 }
 
 func destroyAction(c *cli.Context, e *env) error {
-	stackPath, err := oneArg(c, "STACK")
-	if err != nil {
-		return err
-	}
-	d, err := loadDesired(e, stackPath, manifestOptions(c))
-	if err != nil {
-		return err
-	}
-	rs := startRun(c, e, d.Stack, "lxcplan destroy")
-	defer rs.close()
-	hosts, direct, err := connectAll(rs.ctx, rs.hs, d.Stack, rs.reg, nil)
-	if err != nil {
-		return err
-	}
-	o, err := rs.options(c, direct[d.Stack.HostNames()[0]])
-	if err != nil {
-		return err
-	}
-	o.Yes = c.Bool("yes")
-	o.Targets = c.StringSlice("target")
-	o.StackFile = stackPath
-	o.OnPlan = func(p *plan.Plan, opts *exec.Options) error {
-		if !p.HasChanges() {
-			return nil
-		}
-		var list []string
-		for _, ch := range p.Changes {
-			host := ch.Host
-			if host == "" {
-				host = "node " + ch.Node
+	return runOnStack(c, e, "lxcplan destroy", func(rs *runSetup, d *model.Desired, hosts map[string]transport.Runner, o exec.RunOptions) error {
+		o.Yes = c.Bool("yes")
+		o.OnPlan = func(p *plan.Plan, opts *exec.Options) error {
+			if !p.HasChanges() {
+				return nil
 			}
-			list = append(list, fmt.Sprintf("  %s (%d on %s)", ch.Container, ch.VMID, host))
-		}
-		rs.pr.note("to destroy, in this order:\n" + strings.Join(list, "\n"))
-		if opts.Yes {
+			var list []string
+			for _, ch := range p.Changes {
+				host := ch.Host
+				if host == "" {
+					host = "node " + ch.Node
+				}
+				list = append(list, fmt.Sprintf("  %s (%d on %s)", ch.Container, ch.VMID, host))
+			}
+			rs.pr.note("to destroy, in this order:\n" + strings.Join(list, "\n"))
+			if opts.Yes {
+				return nil
+			}
+			ok, err := askYesNo(e, fmt.Sprintf("Destroy %d containers? [y/N] ", len(p.Changes)))
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return &exitError{code: exitFailed, err: errors.New("destroy cancelled")}
+			}
+			opts.Yes = true
 			return nil
 		}
-		ok, err := askYesNo(e, fmt.Sprintf("Destroy %d containers? [y/N] ", len(p.Changes)))
-		if err != nil {
-			return err
+		p, res, err := exec.RunDestroy(rs.ctx, d, hosts, o)
+		if err == nil && p != nil && !p.HasChanges() {
+			fmt.Fprintf(e.out, "nothing to destroy: no container of stack %s on the hosts\n", d.Stack.Name)
+			return nil
 		}
-		if !ok {
-			return &exitError{code: exitFailed, err: errors.New("destroy cancelled")}
-		}
-		opts.Yes = true
-		return nil
-	}
-	p, res, err := exec.RunDestroy(rs.ctx, d, hosts, o)
-	if err == nil && p != nil && !p.HasChanges() {
-		fmt.Fprintf(e.out, "nothing to destroy: no container of stack %s on the hosts\n", d.Stack.Name)
-		return nil
-	}
-	rs.pr.close()
-	if res != nil {
-		writeSummary(e, res, rs.reg, false)
-	}
-	return applyExit(e, err, res)
+		return rs.finish(res, err)
+	})
 }
 
 // askYesNo asks question on stderr when stdin and stderr are terminals and

@@ -5,6 +5,8 @@ import (
 
 	"github.com/lxcplan/lxcplan/engine/exec"
 	"github.com/lxcplan/lxcplan/engine/lock"
+	"github.com/lxcplan/lxcplan/engine/model"
+	"github.com/lxcplan/lxcplan/engine/transport"
 )
 
 func updateCommand(e *env) *cli.Command {
@@ -32,31 +34,9 @@ Storage that cannot take snapshots is refused unless --allow-unprotected.`,
 }
 
 func updateAction(c *cli.Context, e *env) error {
-	stackPath, err := oneArg(c, "STACK")
-	if err != nil {
-		return err
-	}
-	d, err := loadDesired(e, stackPath, manifestOptions(c))
-	if err != nil {
-		return err
-	}
-	rs := startRun(c, e, d.Stack, "lxcplan update")
-	defer rs.close()
-	hosts, direct, err := connectAll(rs.ctx, rs.hs, d.Stack, rs.reg, nil)
-	if err != nil {
-		return err
-	}
-	o, err := rs.options(c, direct[d.Stack.HostNames()[0]])
-	if err != nil {
-		return err
-	}
-	o.AllowUnprotected = c.Bool("allow-unprotected")
-	o.Targets = c.StringSlice("target")
-	o.StackFile = stackPath
-	_, res, err := exec.RunUpdate(rs.ctx, d, hosts, o)
-	rs.pr.close()
-	if res != nil {
-		writeSummary(e, res, rs.reg, false)
-	}
-	return applyExit(e, err, res)
+	return runOnStack(c, e, "lxcplan update", func(rs *runSetup, d *model.Desired, hosts map[string]transport.Runner, o exec.RunOptions) error {
+		o.AllowUnprotected = c.Bool("allow-unprotected")
+		_, res, err := exec.RunUpdate(rs.ctx, d, hosts, o)
+		return rs.finish(res, err)
+	})
 }

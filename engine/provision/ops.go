@@ -250,6 +250,20 @@ var repoScript = oneLine(
 	`install -m 0644 "$tmp" "$src"`,
 )
 
+// expander returns a function expanding a value of the step with e's values,
+// so that several fields can be expanded in a row and *err checked once: after
+// the first error it sets *err and expands nothing more.
+func (e *stepEnv) expander(err *error) func(string) string {
+	return func(s string) string {
+		if *err != nil {
+			return ""
+		}
+		out, _, xerr := e.vals.Expand(s)
+		*err = xerr
+		return out
+	}
+}
+
 func (e *stepEnv) repoOps(r *model.AptRepoStep) ([]Op, error) {
 	if r == nil {
 		return nil, fmt.Errorf("apt_repo step without settings")
@@ -258,14 +272,7 @@ func (e *stepEnv) repoOps(r *model.AptRepoStep) ([]Op, error) {
 		return nil, fmt.Errorf("apt_repo is not supported on alpine containers")
 	}
 	var err error
-	x := func(s string) string {
-		if err != nil {
-			return ""
-		}
-		var out string
-		out, _, err = e.vals.Expand(s)
-		return out
-	}
+	x := e.expander(&err)
 	name, uri, suite, keyURL, arch := x(r.Name), x(r.URI), x(r.Suite), x(r.KeyURL), x(r.Arch)
 	comps := make([]string, len(r.Components))
 	for i, c := range r.Components {
@@ -398,14 +405,7 @@ func (e *stepEnv) userOps(u *model.UserStep) ([]Op, error) {
 		return nil, fmt.Errorf("user step without settings")
 	}
 	var err error
-	x := func(s string) string {
-		if err != nil {
-			return ""
-		}
-		var out string
-		out, _, err = e.vals.Expand(s)
-		return out
-	}
+	x := e.expander(&err)
 	name, home, shell := x(u.Name), x(u.Home), x(u.Shell)
 	groups := make([]string, len(u.Groups))
 	for i, g := range u.Groups {
@@ -499,14 +499,7 @@ func (e *stepEnv) downloadOps(d *model.DownloadStep) ([]Op, error) {
 		return nil, fmt.Errorf("download step without settings")
 	}
 	var err error
-	x := func(s string) string {
-		if err != nil {
-			return ""
-		}
-		var out string
-		out, _, err = e.vals.Expand(s)
-		return out
-	}
+	x := e.expander(&err)
 	url, sum, dest, owner := x(d.URL), strings.ToLower(x(d.SHA256)), x(d.Dest), x(d.Owner)
 	if err != nil {
 		return nil, err

@@ -3,38 +3,23 @@ package provision
 import (
 	"flag"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"testing/fstest"
 	"time"
 
+	"github.com/lxcplan/lxcplan/engine/internal/golden"
 	"github.com/lxcplan/lxcplan/engine/model"
 	"github.com/lxcplan/lxcplan/engine/transport"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/<name>, rewriting it under -update.
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("read golden (run go test -update): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs from the output (run go test -update and review the diff)\n--- got\n%s", name, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func bptr(b bool) *bool     { return &b }
@@ -214,7 +199,7 @@ func TestStepOpsGolden(t *testing.T) {
 		}
 		renderOps(&b, []Op{*op}, vals.Redactor())
 	}
-	golden(t, "steps.golden", b.String())
+	checkGolden(t, "steps.golden", b.String())
 }
 
 // TestStepContentCarriesValues checks what the golden file cannot show: the

@@ -125,5 +125,5 @@ func TestArgvGolden(t *testing.T) {
 		}
 		fmt.Fprintf(&b, "%s: %s\n", c.name, j)
 	}
-	golden(t, "argv.golden", b.Bytes())
+	checkGolden(t, "argv.golden", b.Bytes())
 }

@@ -50,6 +50,16 @@ func decodeJSON(what string, out []byte, v any) error {
 	return nil
 }
 
+// decodeList decodes a JSON array of T; null (as for a stopped CT's
+// interfaces) gives nil.
+func decodeList[T any](what string, out []byte) ([]T, error) {
+	var l []T
+	if err := decodeJSON(what, out, &l); err != nil {
+		return nil, err
+	}
+	return l, nil
+}
+
 // ParseNextID parses `pvesh get /cluster/nextid` in JSON ("100" or 100) or
 // text ("100\n") form.
 func ParseNextID(out []byte) (int, error) {
@@ -265,11 +275,7 @@ type Resource struct {
 
 // ParseClusterResources parses `pvesh get /cluster/resources [--type T]`.
 func ParseClusterResources(out []byte) ([]Resource, error) {
-	var rs []Resource
-	if err := decodeJSON("cluster resources", out, &rs); err != nil {
-		return nil, err
-	}
-	return rs, nil
+	return decodeList[Resource]("cluster resources", out)
 }
 
 // IPAddress is one address of an interface.
@@ -290,11 +296,7 @@ type Interface struct {
 
 // ParseInterfaces parses the interfaces call; null (a stopped CT) gives nil.
 func ParseInterfaces(out []byte) ([]Interface, error) {
-	var is []Interface
-	if err := decodeJSON("lxc interfaces", out, &is); err != nil {
-		return nil, err
-	}
-	return is, nil
+	return decodeList[Interface]("lxc interfaces", out)
 }
 
 // Version is /version.
@@ -345,11 +347,7 @@ type ClusterStatusEntry struct {
 
 // ParseClusterStatus parses `pvesh get /cluster/status`.
 func ParseClusterStatus(out []byte) ([]ClusterStatusEntry, error) {
-	var es []ClusterStatusEntry
-	if err := decodeJSON("cluster status", out, &es); err != nil {
-		return nil, err
-	}
-	return es, nil
+	return decodeList[ClusterStatusEntry]("cluster status", out)
 }
 
 // NodeInfo is one entry of /nodes. Stats are missing for offline nodes.
@@ -371,11 +369,7 @@ type NodeInfo struct {
 
 // ParseNodes parses `pvesh get /nodes`.
 func ParseNodes(out []byte) ([]NodeInfo, error) {
-	var ns []NodeInfo
-	if err := decodeJSON("nodes", out, &ns); err != nil {
-		return nil, err
-	}
-	return ns, nil
+	return decodeList[NodeInfo]("nodes", out)
 }
 
 // NodeStorage is one entry of /nodes/<n>/storage. Sizes are bytes.
@@ -404,11 +398,7 @@ func (s *NodeStorage) HasContent(c string) bool {
 
 // ParseNodeStorage parses `pvesh get /nodes/<n>/storage`.
 func ParseNodeStorage(out []byte) ([]NodeStorage, error) {
-	var ss []NodeStorage
-	if err := decodeJSON("node storage", out, &ss); err != nil {
-		return nil, err
-	}
-	return ss, nil
+	return decodeList[NodeStorage]("node storage", out)
 }
 
 // ParseLXCConfigJSON parses `pvesh get /nodes/<n>/lxc/<id>/config`: the

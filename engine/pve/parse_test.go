@@ -73,7 +73,7 @@ func TestParsersGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			name := tc.file[:strings.LastIndex(tc.file, ".")] + ".golden"
-			golden(t, name, append(j, '\n'))
+			checkGolden(t, name, append(j, '\n'))
 		})
 	}
 }

@@ -501,21 +501,10 @@ func pctStop(c *call) int {
 	if !ok {
 		return code
 	}
+	if code, done := c.stopWithoutTask(vmid, true); done {
+		return code
+	}
 	n := c.n
-	if !n.isRunning(vmid) {
-		if _, _, err := n.loadConf(vmid, nil); err != nil {
-			return c.runTask(true, func(*task) error { return err })
-		}
-		return c.die("CT %d not running", vmid)
-	}
-	if n.cluster.haManaged(vmid) {
-		fmt.Fprintf(c.stdout, "Requesting HA stop for CT %d\n", vmid)
-		n.cluster.haSet(vmid, map[string]string{"state": "stopped"})
-		if err := n.doStop(c.ctx, vmid, true); err != nil {
-			return c.fail(err)
-		}
-		return 0
-	}
 	return c.runTask(true, func(t *task) error {
 		conf, lk, err := c.loadLocked(vmid, t.out)
 		if err != nil {
@@ -529,6 +518,29 @@ func pctStop(c *call) int {
 	})
 }
 
+// stopWithoutTask is what pct stop and pct shutdown share before
+// their task: a CT that is not running fails (as a task when its config is
+// unreadable, as pve does), and an HA-managed CT is stopped by requesting
+// the stopped state from HA. done reports that the command ended with code.
+func (c *call) stopWithoutTask(vmid int, force bool) (code int, done bool) {
+	n := c.n
+	if !n.isRunning(vmid) {
+		if _, _, err := n.loadConf(vmid, nil); err != nil {
+			return c.runTask(true, func(*task) error { return err }), true
+		}
+		return c.die("CT %d not running", vmid), true
+	}
+	if n.cluster.haManaged(vmid) {
+		fmt.Fprintf(c.stdout, "Requesting HA stop for CT %d\n", vmid)
+		n.cluster.haSet(vmid, map[string]string{"state": "stopped"})
+		if err := n.doStop(c.ctx, vmid, force); err != nil {
+			return c.fail(err), true
+		}
+		return 0, true
+	}
+	return 0, false
+}
+
 func pctShutdown(c *call) int {
 	vmid, code, ok := c.vmid()
 	if !ok {
@@ -537,21 +549,10 @@ func pctShutdown(c *call) int {
 	if c.has("timeout") && !reInt.MatchString(c.opts["timeout"]) {
 		return c.perr("timeout", fmt.Sprintf("type check ('integer') failed - got '%s'", c.opts["timeout"]), false)
 	}
+	if code, done := c.stopWithoutTask(vmid, false); done {
+		return code
+	}
 	n := c.n
-	if !n.isRunning(vmid) {
-		if _, _, err := n.loadConf(vmid, nil); err != nil {
-			return c.runTask(true, func(*task) error { return err })
-		}
-		return c.die("CT %d not running", vmid)
-	}
-	if n.cluster.haManaged(vmid) {
-		fmt.Fprintf(c.stdout, "Requesting HA stop for CT %d\n", vmid)
-		n.cluster.haSet(vmid, map[string]string{"state": "stopped"})
-		if err := n.doStop(c.ctx, vmid, false); err != nil {
-			return c.fail(err)
-		}
-		return 0
-	}
 	return c.runTask(true, func(t *task) error {
 		conf, lk, err := c.loadLocked(vmid, t.out)
 		if err != nil {

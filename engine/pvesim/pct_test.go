@@ -64,14 +64,14 @@ func TestCreateConfigFile(t *testing.T) {
 	r := must(t, c, "pve", "pct create 100 "+tmpl+" --storage local-lvm --hostname web01 --cores 2 --memory 2048"+
 		" --description 'Web server: nginx\nmanaged by lxcplan' --features nesting=1,keyctl=1 --tags web,prod"+
 		" --net0 bridge=vmbr0,name=eth0,ip=dhcp,hwaddr=BC:24:11:5E:0A:91 --mp0 local-lvm:0.5,mp=/data,backup=1 --rootfs local-lvm:8 --onboot 1 --startup order=2,up=30")
-	golden(t, "create_task_output.txt", r.out)
+	checkGolden(t, "create_task_output.txt", r.out)
 	raw, err := os.ReadFile(filepath.Join(c.Dir, "nodes", "pve", "lxc", "100.conf"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "create_100.conf", string(raw))
-	golden(t, "pct_config_100.txt", must(t, c, "pve", "pct config 100").out)
-	golden(t, "pct_status_verbose_stopped.txt", must(t, c, "pve", "pct status 100 --verbose").out)
+	checkGolden(t, "create_100.conf", string(raw))
+	checkGolden(t, "pct_config_100.txt", must(t, c, "pve", "pct config 100").out)
+	checkGolden(t, "pct_status_verbose_stopped.txt", must(t, c, "pve", "pct status 100 --verbose").out)
 }
 
 func TestMinimalCreate(t *testing.T) {
@@ -146,9 +146,9 @@ func TestSnapshotsPerStorage(t *testing.T) {
 		now = now.Add(time.Hour)
 		must(t, c, "pve", "pct snapshot "+id+" post")
 	}
-	golden(t, "listsnapshot.txt", must(t, c, "pve", "pct listsnapshot 100").out)
+	checkGolden(t, "listsnapshot.txt", must(t, c, "pve", "pct listsnapshot 100").out)
 	raw, _ := os.ReadFile(filepath.Join(c.Dir, "nodes", "pve", "lxc", "100.conf"))
-	golden(t, "snapshot_100.conf", string(raw))
+	checkGolden(t, "snapshot_100.conf", string(raw))
 
 	tests := []struct {
 		cmd, err string
@@ -228,9 +228,9 @@ func TestSetAndPending(t *testing.T) {
 	// Running: hot/immediate options apply, the rest is pending.
 	must(t, c, "pve", "pct start 100")
 	must(t, c, "pve", "pct set 100 --memory 1024 --hostname web02 --nameserver 1.1.1.1 --delete features")
-	golden(t, "pending.txt", must(t, c, "pve", "pct pending 100").out)
+	checkGolden(t, "pending.txt", must(t, c, "pve", "pct pending 100").out)
 	raw, _ := os.ReadFile(filepath.Join(c.Dir, "nodes", "pve", "lxc", "100.conf"))
-	golden(t, "pending_100.conf", string(raw))
+	checkGolden(t, "pending_100.conf", string(raw))
 	cur := must(t, c, "pve", "pct config 100 --current").out
 	merged := must(t, c, "pve", "pct config 100").out
 	if !strings.Contains(cur, "features: nesting=1\n") || strings.Contains(cur, "nameserver") {

@@ -4,10 +4,11 @@ import (
 	"bytes"
 	"context"
 	"flag"
-	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/lxcplan/lxcplan/engine/internal/golden"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
@@ -59,24 +60,10 @@ func must(t *testing.T, c *Cluster, node, cmdline string) result {
 	return r
 }
 
-// golden compares got with testdata/<name>, rewriting it with -update.
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/<name>, rewriting it under -update.
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		os.MkdirAll(filepath.Dir(p), 0o755)
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("read golden (run with -update): %v", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s mismatch\n--- want\n%s--- got\n%s", name, want, got)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 const tmpl = "local:vztmpl/debian-12-standard_12.7-1_amd64.tar.zst"

@@ -223,13 +223,13 @@ func TestOutputsV8V9(t *testing.T) {
 		withTemplate(t, c, "pve1")
 		must(t, c, "pve1", "pct create 100 "+tmpl+" --storage local-lvm --hostname web01 --tags web")
 		name := func(s string) string { return s + "_v" + string(rune('0'+ver)) + ".txt" }
-		golden(t, name("pveam_available"), must(t, c, "pve1", "pveam available").out)
-		golden(t, name("pveam_available_system"), must(t, c, "pve1", "pveam available --section system").out)
-		golden(t, name("pveam_list"), must(t, c, "pve1", "pveam list local").out)
-		golden(t, name("pvesm_list"), must(t, c, "pve1", "pvesm list local-lvm").out+must(t, c, "pve1", "pvesm list local").out)
-		golden(t, name("pvesh_version"), must(t, c, "pve1", "pvesh get /version --output-format json").out)
-		golden(t, name("pvesh_config"), must(t, c, "pve1", "pvesh get /nodes/pve1/lxc/100/config --output-format json-pretty").out)
-		golden(t, name("pveversion"), must(t, c, "pve1", "pveversion").out)
+		checkGolden(t, name("pveam_available"), must(t, c, "pve1", "pveam available").out)
+		checkGolden(t, name("pveam_available_system"), must(t, c, "pve1", "pveam available --section system").out)
+		checkGolden(t, name("pveam_list"), must(t, c, "pve1", "pveam list local").out)
+		checkGolden(t, name("pvesm_list"), must(t, c, "pve1", "pvesm list local-lvm").out+must(t, c, "pve1", "pvesm list local").out)
+		checkGolden(t, name("pvesh_version"), must(t, c, "pve1", "pvesh get /version --output-format json").out)
+		checkGolden(t, name("pvesh_config"), must(t, c, "pve1", "pvesh get /nodes/pve1/lxc/100/config --output-format json-pretty").out)
+		checkGolden(t, name("pveversion"), must(t, c, "pve1", "pveversion").out)
 		st := must(t, c, "pve1", "pvesm status").out
 		header := "Name             Type     Status           Total            Used       Available        %\n"
 		if ver == 9 {

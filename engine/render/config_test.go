@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/lxcplan/lxcplan/engine/internal/golden"
 	"github.com/lxcplan/lxcplan/engine/manifest"
 	"github.com/lxcplan/lxcplan/engine/model"
 	"github.com/lxcplan/lxcplan/engine/render"
@@ -20,27 +21,9 @@ func init() {
 	}
 }
 
-func configUpdating() bool {
-	f := flag.Lookup("update")
-	return f != nil && f.Value.String() == "true"
-}
-
 func configGolden(t *testing.T, name string, got []byte) {
 	t.Helper()
-	path := filepath.Join("testdata", name)
-	if configUpdating() {
-		if err := os.WriteFile(path, got, 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read golden file (run go test ./engine/render -update to create it): %v", err)
-	}
-	if !bytes.Equal(got, want) {
-		t.Errorf("%s differs from the golden file (rerun with -update if intended)\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), got)
 }
 
 // loadConfigStack resolves testdata/config/stack.yaml through every layer:

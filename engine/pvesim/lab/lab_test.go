@@ -12,30 +12,16 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/lxcplan/lxcplan/engine/internal/golden"
 	"github.com/lxcplan/lxcplan/engine/pvesim/labconf"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/<name>, rewriting it under -update.
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 func prefixes(ss ...string) []netip.Prefix {
@@ -87,15 +73,15 @@ func testLab() *labconf.Lab {
 
 func TestGeneratedFiles(t *testing.T) {
 	l := testLab()
-	golden(t, "sshd_config", sshdConfig(l, l.Nodes[1]))
-	golden(t, "init.sh", nodeInitScript(l, l.Nodes[1]))
-	golden(t, "hosts.yaml", HostsSnippet(l))
-	golden(t, "nft.rules", nftRules(netip.MustParsePrefix(l.Subnet)))
+	checkGolden(t, "sshd_config", sshdConfig(l, l.Nodes[1]))
+	checkGolden(t, "init.sh", nodeInitScript(l, l.Nodes[1]))
+	checkGolden(t, "hosts.yaml", HostsSnippet(l))
+	checkGolden(t, "nft.rules", nftRules(netip.MustParsePrefix(l.Subnet)))
 	m, err := membersJSON(l, "pve2")
 	if err != nil {
 		t.Fatal(err)
 	}
-	golden(t, "members.json", string(m))
+	checkGolden(t, "members.json", string(m))
 	var doc members
 	if err := json.Unmarshal(m, &doc); err != nil || doc.NodeName != "pve2" || doc.NodeList["pve1"].ID != 1 || doc.Cluster.Quorate != 1 {
 		t.Fatalf("members: %+v %v", doc, err)

@@ -9,30 +9,16 @@ import (
 	"syscall"
 	"testing"
 
+	"github.com/lxcplan/lxcplan/engine/internal/golden"
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 )
 
 var update = flag.Bool("update", false, "rewrite golden files")
 
-func golden(t *testing.T, name, got string) {
+// checkGolden compares got with testdata/<name>, rewriting it under -update.
+func checkGolden(t *testing.T, name, got string) {
 	t.Helper()
-	p := filepath.Join("testdata", name)
-	if *update {
-		if err := os.MkdirAll("testdata", 0o755); err != nil {
-			t.Fatal(err)
-		}
-		if err := os.WriteFile(p, []byte(got), 0o644); err != nil {
-			t.Fatal(err)
-		}
-		return
-	}
-	want, err := os.ReadFile(p)
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if string(want) != got {
-		t.Errorf("%s differs:\n--- got\n%s\n--- want\n%s", name, got, want)
-	}
+	golden.Check(t, filepath.Join("testdata", name), []byte(got))
 }
 
 var v1Host = hostFacts{CgroupV1: true, MemSwap: true, CPUs: 2}
@@ -64,7 +50,7 @@ func TestConfigText(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			golden(t, "config-"+tt.name+".txt", got)
+			checkGolden(t, "config-"+tt.name+".txt", got)
 		})
 	}
 }
@@ -101,12 +87,12 @@ func TestGuestFiles(t *testing.T) {
 	for _, f := range guestFiles(s, "10.77.0.1", "http://10.77.0.1:3142") {
 		b.WriteString("== " + f.Path + "\n" + f.Content)
 	}
-	golden(t, "guest-static.txt", b.String())
+	checkGolden(t, "guest-static.txt", b.String())
 	b.Reset()
 	for _, f := range guestFiles(pvesim.StartSpec{VMID: 201, Nets: []pvesim.NetSpec{{IP: "dhcp"}}}, "10.77.0.1", "") {
 		b.WriteString("== " + f.Path + "\n" + f.Content)
 	}
-	golden(t, "guest-dhcp.txt", b.String())
+	checkGolden(t, "guest-dhcp.txt", b.String())
 }
 
 func TestMergePVESection(t *testing.T) {
