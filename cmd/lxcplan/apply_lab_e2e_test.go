@@ -138,8 +138,8 @@ outputs:
 	recipe("extra", e.extraStep)
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: lxcplan/v1\nkind: Stack\nname: %s\nhosts:\n%s", e2eStack, e.l.StackHosts())
-	// nesting off: see plans/demo/stack.yaml (the lab's networkd waits for
-	// udev in nesting containers).
+	// nesting off: nothing here runs containers inside containers, and the
+	// smaller LXC config keeps the failure scenarios about lxcplan alone.
 	b.WriteString("defaults:\n  storage: local-lvm\n  template_storage: local\n  network: {bridge: vmbr0}\n  features: {nesting: false}\ncontainers:\n")
 	fmt.Fprintf(&b, "  db:\n    recipe: postgresql\n    host: pve2\n    vmid: %d\n    params: {database: e2e, user: e2e}\n", vmDB)
 	fmt.Fprintf(&b, "  cache:\n    recipe: redis\n    host: pve2\n    vmid: %d\n    resources: {memory: %d}\n", vmCache, e.cacheMemory)
@@ -729,7 +729,7 @@ func TestRecipesLab(t *testing.T) {
 
 	var b strings.Builder
 	fmt.Fprintf(&b, "apiVersion: lxcplan/v1\nkind: Stack\nname: recipes\nhosts:\n%s", l.StackHosts())
-	// nesting off: see plans/demo/stack.yaml.
+	// nesting off, as in TestApplyLabE2E's stacks.
 	b.WriteString("defaults:\n  storage: local-lvm\n  template_storage: local\n  network: {bridge: vmbr0}\n  features: {nesting: false}\ncontainers:\n")
 	for i, n := range names {
 		fmt.Fprintf(&b, "  %s:\n    recipe: %s\n    host: pve%d\n    vmid: %d\n", n, n, 1+i%2, 400+i)
