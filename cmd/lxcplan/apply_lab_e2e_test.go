@@ -17,10 +17,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/pvesim/labconf"
 	"github.com/lxcplan/lxcplan/engine/pvesim/labtest"
-	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
 	"github.com/lxcplan/lxcplan/recipes"
 )
 
@@ -639,25 +637,10 @@ func TestDemoSim(t *testing.T) {
 		t.Skip("set LXCPLAN_DEMO_SIM=1 (make demo does where the lab cannot run)")
 	}
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	c, err := pvesim.NewMemoryCluster("pve1", "pve2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
-	var hosts, known strings.Builder
-	for _, name := range []string{"pve1", "pve2"} {
-		n, _ := c.Node(name)
-		srv := sshtest.Start(t, sshtest.WithHandler(n.Handler()))
-		fmt.Fprintf(&hosts, "  %s: {address: %s, port: %d, identity: %s}\n", name, srv.Host(), srv.Port(), srv.IdentityFile())
-		b, err := os.ReadFile(srv.KnownHostsFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		known.Write(b)
-	}
+	_, hosts, known := simCluster(t)
 	dir := t.TempDir()
 	kh := filepath.Join(dir, "known_hosts")
-	if err := os.WriteFile(kh, []byte(known.String()), 0o600); err != nil {
+	if err := os.WriteFile(kh, []byte(known), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	text, err := os.ReadFile(filepath.Join("..", "..", "plans", "demo", "stack.yaml"))
@@ -668,7 +651,7 @@ func TestDemoSim(t *testing.T) {
 	if !hostsBlock.Match(text) {
 		t.Fatalf("plans/demo/stack.yaml: no hosts block before defaults")
 	}
-	st := hostsBlock.ReplaceAllLiteral(text, []byte("hosts:\n"+hosts.String()+"defaults:"))
+	st := hostsBlock.ReplaceAllLiteral(text, []byte("hosts:\n"+hosts+"defaults:"))
 	stack := filepath.Join(dir, "stack.yaml")
 	if err := os.WriteFile(stack, st, 0o644); err != nil {
 		t.Fatal(err)

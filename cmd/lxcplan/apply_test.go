@@ -17,7 +17,6 @@ import (
 	"github.com/lxcplan/lxcplan/engine/manifest"
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/transport"
-	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
 )
 
 const applyRecipe = `apiVersion: lxcplan/v1
@@ -55,23 +54,8 @@ func newApplyLab(t *testing.T) *applyLab {
 	t.Helper()
 	t.Setenv("NO_COLOR", "1")
 	t.Setenv("XDG_STATE_HOME", t.TempDir())
-	c, err := pvesim.NewMemoryCluster("pve1", "pve2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, hosts, known := simCluster(t)
 	dir := t.TempDir()
-	var hosts, known strings.Builder
-	for _, name := range []string{"pve1", "pve2"} {
-		n, _ := c.Node(name)
-		srv := sshtest.Start(t, sshtest.WithHandler(n.Handler()))
-		fmt.Fprintf(&hosts, "  %s: {address: %s, port: %d, identity: %s}\n", name, srv.Host(), srv.Port(), srv.IdentityFile())
-		b, err := os.ReadFile(srv.KnownHostsFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		known.Write(b)
-	}
 	stack := fmt.Sprintf(`apiVersion: lxcplan/v1
 kind: Stack
 name: shop
@@ -88,9 +72,9 @@ containers:
     host: pve1
     depends_on: {db: {condition: healthy}, cache: {condition: started}}
     params: {peer: "${containers.db.ip}"}
-`, hosts.String())
+`, hosts)
 	lab := &applyLab{c: c, stack: filepath.Join(dir, "stack.yaml"), knownHosts: filepath.Join(dir, "known_hosts")}
-	for p, text := range map[string]string{lab.stack: stack, filepath.Join(dir, "app.yaml"): applyRecipe, lab.knownHosts: known.String()} {
+	for p, text := range map[string]string{lab.stack: stack, filepath.Join(dir, "app.yaml"): applyRecipe, lab.knownHosts: known} {
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}

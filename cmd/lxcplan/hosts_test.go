@@ -111,3 +111,27 @@ func TestHostsCheckHostKeys(t *testing.T) {
 		t.Errorf("changed key: known_hosts was modified: %q", after)
 	}
 }
+
+// simCluster is a two-node simulated cluster (pve1, pve2), each node behind
+// its own in-process SSH server. It returns the stack's `hosts:` block for
+// them and the known_hosts text that trusts both.
+func simCluster(t *testing.T) (c *pvesim.Cluster, hosts, known string) {
+	t.Helper()
+	c, err := pvesim.NewMemoryCluster("pve1", "pve2")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { c.Close() })
+	var hb, kb strings.Builder
+	for _, name := range []string{"pve1", "pve2"} {
+		n, _ := c.Node(name)
+		srv := sshtest.Start(t, sshtest.WithHandler(n.Handler()))
+		fmt.Fprintf(&hb, "  %s: {address: %s, port: %d, identity: %s}\n", name, srv.Host(), srv.Port(), srv.IdentityFile())
+		b, err := os.ReadFile(srv.KnownHostsFile())
+		if err != nil {
+			t.Fatal(err)
+		}
+		kb.Write(b)
+	}
+	return c, hb.String(), kb.String()
+}

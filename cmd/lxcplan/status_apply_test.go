@@ -13,11 +13,9 @@ import (
 
 	"github.com/lxcplan/lxcplan/engine/exec"
 	"github.com/lxcplan/lxcplan/engine/manifest"
-	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/render"
 	"github.com/lxcplan/lxcplan/engine/secrets"
 	"github.com/lxcplan/lxcplan/engine/transport"
-	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
 )
 
 // TestProgressAndStatusAfterApply runs the real executor against simulated
@@ -28,22 +26,13 @@ import (
 // healthy, no secret in any stream.
 func TestProgressAndStatusAfterApply(t *testing.T) {
 	t.Setenv("NO_COLOR", "1")
-	c, err := pvesim.NewMemoryCluster("pve1", "pve2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, hosts, known := simCluster(t)
 	dir := t.TempDir()
-	var hosts, known strings.Builder
 	runners := map[string]transport.Runner{}
 	reg := secrets.NewRegistry()
 	for _, name := range []string{"pve1", "pve2"} {
 		n, _ := c.Node(name)
 		runners[name] = transport.Chain(simRunner(n), reg.Middleware())
-		srv := sshtest.Start(t, sshtest.WithHandler(n.Handler()))
-		fmt.Fprintf(&hosts, "  %s: {address: %s, port: %d, identity: %s}\n", name, srv.Host(), srv.Port(), srv.IdentityFile())
-		b, _ := os.ReadFile(srv.KnownHostsFile())
-		known.Write(b)
 	}
 	stack := filepath.Join(dir, "stack.yaml")
 	knownHosts := filepath.Join(dir, "known_hosts")
@@ -63,9 +52,9 @@ containers:
     host: pve1
     depends_on: {db: {condition: healthy}}
     params: {db_host: "${containers.db.ip}", db_password: "${containers.db.outputs.password}"}
-`, hosts.String())
+`, hosts)
 	for p, s := range map[string]string{stack: text, filepath.Join(dir, "app.yaml"): statusAppRecipe,
-		filepath.Join(dir, "web.yaml"): strings.Replace(statusWebRecipe, "tcp: 8080", "cmd: \"true\"", 1), knownHosts: known.String()} {
+		filepath.Join(dir, "web.yaml"): strings.Replace(statusWebRecipe, "tcp: 8080", "cmd: \"true\"", 1), knownHosts: known} {
 		if err := os.WriteFile(p, []byte(s), 0o600); err != nil {
 			t.Fatal(err)
 		}

@@ -20,7 +20,6 @@ import (
 	"github.com/lxcplan/lxcplan/engine/plan"
 	"github.com/lxcplan/lxcplan/engine/pvesim"
 	"github.com/lxcplan/lxcplan/engine/transport"
-	"github.com/lxcplan/lxcplan/engine/transport/ssh/sshtest"
 )
 
 const statusAppRecipe = `apiVersion: lxcplan/v1
@@ -96,23 +95,11 @@ func simRunner(n *pvesim.Node) transport.Runner {
 func newStatusLab(t *testing.T) *statusLab {
 	t.Helper()
 	t.Setenv("NO_COLOR", "1")
-	c, err := pvesim.NewMemoryCluster("pve1", "pve2")
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { c.Close() })
+	c, hosts, known := simCluster(t)
 	l := &statusLab{c: c, dir: t.TempDir(), hosts: map[string]transport.Runner{}, secrets: map[string]string{}}
-	var hosts, known strings.Builder
 	for _, name := range []string{"pve1", "pve2"} {
 		n, _ := c.Node(name)
 		l.hosts[name] = simRunner(n)
-		srv := sshtest.Start(t, sshtest.WithHandler(n.Handler()))
-		fmt.Fprintf(&hosts, "  %s: {address: %s, port: %d, identity: %s}\n", name, srv.Host(), srv.Port(), srv.IdentityFile())
-		b, err := os.ReadFile(srv.KnownHostsFile())
-		if err != nil {
-			t.Fatal(err)
-		}
-		known.Write(b)
 	}
 	l.stack = filepath.Join(l.dir, "stack.yaml")
 	l.knownHosts = filepath.Join(l.dir, "known_hosts")
@@ -134,9 +121,9 @@ containers:
     depends_on: {db: {condition: healthy}}
     params: {db_host: "${containers.db.ip}", db_password: "${containers.db.outputs.password}"}
   extra: {recipe: ./app.yaml, host: pve2, vmid: 104}
-`, hosts.String())
+`, hosts)
 	for p, text := range map[string]string{l.stack: stack, filepath.Join(l.dir, "app.yaml"): statusAppRecipe,
-		filepath.Join(l.dir, "web.yaml"): statusWebRecipe, l.knownHosts: known.String()} {
+		filepath.Join(l.dir, "web.yaml"): statusWebRecipe, l.knownHosts: known} {
 		if err := os.WriteFile(p, []byte(text), 0o600); err != nil {
 			t.Fatal(err)
 		}

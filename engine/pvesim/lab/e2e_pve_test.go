@@ -111,14 +111,8 @@ func (s *pveSession) close() {
 // PVE commands over real OpenSSH, real containers, then down leaving
 // nothing behind. Root and PVELAB_E2E=1 only: it changes the machine.
 func TestLabPVESequence(t *testing.T) {
-	if os.Getenv("PVELAB_E2E") != "1" {
-		t.Skip("set PVELAB_E2E=1 (as root) to run the lab end-to-end test; it changes the machine's network")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the lab end-to-end test needs root")
-	}
-	// One lab per machine: wait for other packages' lab tests (go test runs
-	// packages in parallel).
+	// Skips unless PVELAB_E2E=1 as root. One lab per machine: waits for
+	// other packages' lab tests (go test runs packages in parallel).
 	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
 	defer cancel()
@@ -574,14 +568,8 @@ func hasCurrent(es []pve.SnapshotEntry) bool {
 // the state file, and up over the remains of a lab whose state file is
 // gone and whose sshd died.
 func TestLabRecoversFromLeftovers(t *testing.T) {
-	if os.Getenv("PVELAB_E2E") != "1" {
-		t.Skip("set PVELAB_E2E=1 (as root) to run the lab end-to-end test; it changes the machine's network")
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("the lab end-to-end test needs root")
-	}
-	// One lab per machine: wait for other packages' lab tests (go test runs
-	// packages in parallel).
+	// Skips unless PVELAB_E2E=1 as root. One lab per machine: waits for
+	// other packages' lab tests (go test runs packages in parallel).
 	labtest.Lock(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()

@@ -67,12 +67,7 @@ type Lab struct {
 // tests (of any package) to finish first.
 func Up(t testing.TB) *Lab {
 	t.Helper()
-	if os.Getenv(EnvVar) != "1" {
-		t.Skipf("set %s=1 (as root) to run tests against the real lab; they change the machine's network", EnvVar)
-	}
-	if os.Geteuid() != 0 {
-		t.Skip("lab tests need root")
-	}
+	requireLab(t)
 	// Building takes long on a loaded machine and does not touch the lab:
 	// it happens before waiting for the lock.
 	start := time.Now()
@@ -108,11 +103,24 @@ func Up(t testing.TB) *Lab {
 	return l
 }
 
-// Lock holds the lab lock ([LockFile]) until t ends, without bringing a
-// lab up: for tests that drive lab.Up and lab.Down themselves (the lab
+// requireLab skips t unless PVELAB_E2E=1 and the test runs as root: lab
+// tests change the machine's network.
+func requireLab(t testing.TB) {
+	t.Helper()
+	if os.Getenv(EnvVar) != "1" {
+		t.Skipf("set %s=1 (as root) to run tests against the real lab; they change the machine's network", EnvVar)
+	}
+	if os.Geteuid() != 0 {
+		t.Skip("lab tests need root")
+	}
+}
+
+// Lock skips t like Up, then holds the lab lock ([LockFile]) until t ends,
+// without bringing a lab up: for tests that drive lab.Up and lab.Down themselves (the lab
 // package's own end-to-end test). It waits for other lab tests first.
 func Lock(t testing.TB) {
 	t.Helper()
+	requireLab(t)
 	start := time.Now()
 	unlock, err := lockFile(t, LockFile)
 	if err != nil {
